@@ -93,6 +93,7 @@ type Correlator struct {
 	cur, prev   map[key]*message
 	genStart    time.Time // log time the current generation began
 	pids        map[pidKey]identity
+	hosts       map[string]string
 	pending     []pendingRecv // receptions waiting for their envelope, oldest first
 	pendingHead int
 	clock       time.Time // latest log time seen
