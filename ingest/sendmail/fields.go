@@ -4,18 +4,24 @@ import "strings"
 
 // isQueueID reports whether s looks like a Sendmail queue id. Real ids are
 // 14 characters ("u31FFPtp032300"), longer when the pid has more than six
-// digits ("xA32R2PQ3529566"); the check is deliberately loose: 8 to 20
-// letters and digits.
+// digits ("xA32R2PQ3529566"), 12 in Sendmail 8.11 and older
+// ("e6FFrpW22493"); the check is deliberately loose: 8 to 20 letters and
+// digits, at least one a digit (every id ends in the pid), which keeps
+// words like "STARTTLS" from passing as ids.
 func isQueueID(s string) bool {
 	if len(s) < 8 || len(s) > 20 {
 		return false
 	}
+	digit := false
 	for i := 0; i < len(s); i++ {
-		if !isAlnum(s[i]) {
+		c := s[i]
+		if isDigit(c) {
+			digit = true
+		} else if !isAlnum(c) {
 			return false
 		}
 	}
-	return true
+	return digit
 }
 
 func isAlnum(c byte) bool {
@@ -59,25 +65,28 @@ func isFieldStart(s string) bool {
 // separated by ", ". A value ends at the first ", " that is followed by
 // another "key=", so values may themselves contain ", " (display names,
 // "[more]" markers). stat=, reject= and quarantine= are always last and
-// take the rest of the line, whose reply text may contain anything.
-func nextField(s string) (key, val, rest string, ok bool) {
-	n := keyLen(s)
-	if n == 0 || n >= len(s) || s[n] != '=' {
-		return "", "", s, false
+// take the rest of the line, whose reply text may contain anything. Text
+// that does not start with "key=" is returned as the value of key "", up
+// to the next field.
+func nextField(s string) (key, val, rest string) {
+	var v string
+	if n := keyLen(s); n > 0 && n < len(s) && s[n] == '=' {
+		key, v = s[:n], s[n+1:]
+	} else {
+		v = s
 	}
-	key, v := s[:n], s[n+1:]
 	switch key {
 	case "stat", "reject", "quarantine":
-		return key, v, "", true
+		return key, v, ""
 	}
 	for i := 0; ; {
 		j := strings.Index(v[i:], ", ")
 		if j < 0 {
-			return key, v, "", true
+			return key, v, ""
 		}
 		j += i
 		if isFieldStart(v[j+2:]) {
-			return key, v[:j], v[j+2:], true
+			return key, v[:j], v[j+2:]
 		}
 		i = j + 2
 	}

@@ -78,8 +78,8 @@ func (p *Parser) Parse(dst []ingest.Event, rec *ingest.Record) ([]ingest.Event, 
 		return p.auth(dst, rec, qid, rest, msg)
 	case strings.HasPrefix(rest, "ruleset="):
 		return p.ruleset(dst, rec, qid, rest, msg)
-	case strings.HasPrefix(rest, "Milter: "), strings.HasPrefix(rest, "milter="):
-		return p.milter(dst, rec, qid, rest, msg)
+	case strings.HasPrefix(rest, "Milter"), strings.HasPrefix(rest, "milter="):
+		return p.milter(dst, rec, qid, rest)
 	case rest == "done" || strings.HasPrefix(rest, "done;"):
 		if qid == "" {
 			return dst, malformed("done line without a queue id", msg)
@@ -103,11 +103,7 @@ func (p *Parser) from(dst []ingest.Event, rec *ingest.Record, qid, s, msg string
 	var haveSize, haveNrcpts bool
 	for s != "" {
 		var key, val string
-		var ok bool
-		key, val, s, ok = nextField(s)
-		if !ok {
-			return dst, malformed("from= line: expected key=value at "+excerpt(s), msg)
-		}
+		key, val, s = nextField(s)
 		switch key {
 		case "from":
 			ev.Sender = address(val)
@@ -157,11 +153,7 @@ func (p *Parser) to(dst []ingest.Event, rec *ingest.Record, qid, s, msg string) 
 	var haveStat bool
 	for s != "" {
 		var key, val string
-		var ok bool
-		key, val, s, ok = nextField(s)
-		if !ok {
-			return dst, malformed("to= line: expected key=value at "+excerpt(s), msg)
-		}
+		key, val, s = nextField(s)
 		switch key {
 		case "to":
 			rcpts = val
@@ -276,11 +268,7 @@ func (p *Parser) auth(dst []ingest.Event, rec *ingest.Record, qid, s, msg string
 	ev := newEvent(rec, ingest.KindAuth, qid)
 	for s != "" {
 		var key, val string
-		var ok bool
-		key, val, s, ok = nextField(s)
-		if !ok {
-			return dst, malformed("AUTH= line: expected key=value at "+excerpt(s), msg)
-		}
+		key, val, s = nextField(s)
 		switch key {
 		case "relay":
 			ev.ClientHost, ev.ClientIP = splitRelay(val)
@@ -305,11 +293,7 @@ func (p *Parser) ruleset(dst []ingest.Event, rec *ingest.Record, qid, s, msg str
 	s = strings.TrimSuffix(s, ", discard")
 	for s != "" {
 		var key, val string
-		var ok bool
-		key, val, s, ok = nextField(s)
-		if !ok {
-			return dst, malformed("ruleset= line: expected key=value at "+excerpt(s), msg)
-		}
+		key, val, s = nextField(s)
 		switch key {
 		case "ruleset":
 			rs = val
@@ -365,7 +349,10 @@ func (p *Parser) ruleset(dst []ingest.Event, rec *ingest.Record, qid, s, msg str
 // "discard" are silent discards; every other milter line ("Milter: no
 // active filter", "Milter add: header: …", "Milter (name): timeout …")
 // is a diagnostic with nothing to count.
-func (p *Parser) milter(dst []ingest.Event, rec *ingest.Record, qid, s, msg string) ([]ingest.Event, error) {
+func (p *Parser) milter(dst []ingest.Event, rec *ingest.Record, qid, s string) ([]ingest.Event, error) {
+	if !strings.HasPrefix(s, "Milter: ") && !strings.HasPrefix(s, "milter=") {
+		return dst, nil // "Milter add: …", "Milter (name): …", "Milter accept: …"
+	}
 	s = strings.TrimPrefix(s, "Milter: ")
 	s = strings.TrimPrefix(s, "connect: ")
 	var ev ingest.Event
