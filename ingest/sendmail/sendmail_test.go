@@ -408,12 +408,12 @@ func TestOwns(t *testing.T) {
 func TestHelpers(t *testing.T) {
 	for in, want := range map[string][2]string{
 		"host.example. [192.0.2.1] (may be forged)": {"host.example", "192.0.2.1"},
-		"[192.0.2.1]":                  {"", "192.0.2.1"},
-		"[192.0.2.1] [192.0.2.1]":      {"", "192.0.2.1"},
-		"h [IPv6:2001:db8::1]":         {"h", "2001:db8::1"},
-		"mx.example.org.":              {"mx.example.org", ""},
-		"user@localhost":               {"user@localhost", ""},
-		"":                             {"", ""},
+		"[192.0.2.1]":             {"", "192.0.2.1"},
+		"[192.0.2.1] [192.0.2.1]": {"", "192.0.2.1"},
+		"h [IPv6:2001:db8::1]":    {"h", "2001:db8::1"},
+		"mx.example.org.":         {"mx.example.org", ""},
+		"user@localhost":          {"user@localhost", ""},
+		"":                        {"", ""},
 	} {
 		h, ip := splitRelay(in)
 		if h != want[0] || ip != want[1] {
