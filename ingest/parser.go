@@ -31,3 +31,19 @@ type Parser interface {
 // ErrMalformed is wrapped by every error a parser returns for a line it
 // owns but cannot understand.
 var ErrMalformed = errors.New("malformed line")
+
+// LineStats counts input lines by what became of them.
+type LineStats struct {
+	Total     int64 `json:"total"`
+	Parsed    int64 `json:"parsed"`    // yielded at least one event
+	Ignored   int64 `json:"ignored"`   // understood, nothing to count (or not a mail program's line)
+	Malformed int64 `json:"malformed"` // no header, too long, or garbled for its parser
+}
+
+// Add adds o to s.
+func (s *LineStats) Add(o LineStats) {
+	s.Total += o.Total
+	s.Parsed += o.Parsed
+	s.Ignored += o.Ignored
+	s.Malformed += o.Malformed
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/mailrep/mailrep/ingest/correlate"
+	"github.com/mailrep/mailrep/internal/config"
+	"github.com/mailrep/mailrep/scoring"
+)
+
+// systemConfig is read when no -c is given and MAILREP_CONFIG is unset.
+const systemConfig = "/etc/mailrep/mailrep.yaml"
+
+// loadConfig loads the configuration named by -c, else $MAILREP_CONFIG,
+// else /etc/mailrep/mailrep.yaml if it exists, else the built-in defaults.
+// It returns where the configuration came from, for messages.
+func loadConfig(path string) (*config.Config, string, error) {
+	if path == "" {
+		path = os.Getenv("MAILREP_CONFIG")
+	}
+	if path == "" {
+		if _, err := os.Stat(systemConfig); err == nil {
+			path = systemConfig
+		}
+	}
+	if path == "" {
+		return config.Default(), "built-in defaults (no -c, no $MAILREP_CONFIG, no " + systemConfig + ")", nil
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, path, usageError{err}
+	}
+	return cfg, path, nil
+}
+
+func correlatorConfig(cfg *config.Config) correlate.Config {
+	return correlate.Config{MaxMessages: cfg.Correlator.MaxMessages, Expiry: cfg.Correlator.Expiry}
+}
+
+func attribution(cfg *config.Config) scoring.Attribution {
+	return scoring.Attribution{
+		Precedence:  cfg.Accounts.Precedence,
+		StripDomain: cfg.Accounts.StripDomain,
+		Aliases:     cfg.Accounts.Aliases,
+	}
+}
+
+func cmdConfig(args []string, stdout, _ io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintf(stdout, "Usage: mailrep config check [-c FILE]\n\n"+
+			"Validate the configuration (file, line and key of every problem) and show\n"+
+			"what mailrep will watch. Without -c: $MAILREP_CONFIG, then %s,\n"+
+			"then built-in defaults (the usual Postfix, Exim, cPanel and Sendmail log paths).\n", systemConfig)
+		if len(args) == 0 {
+			return usagef("missing subcommand: check")
+		}
+		return nil
+	}
+	if args[0] != "check" {
+		return usagef("unknown subcommand %q (want: check)", args[0])
+	}
+	fs := newFlags("config check", "[-c FILE]", "Validate the configuration and show what mailrep will watch.", stdout)
+	cfgPath := fs.String("c", "", "configuration `file` (default: $MAILREP_CONFIG, "+systemConfig+", built-in defaults)")
+	rest, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("unexpected argument %q", rest[0])
+	}
+	cfg, from, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "configuration: %s\n", from)
+	cfg.Describe(stdout)
+	if len(cfg.Sources) == 0 {
+		fmt.Fprintf(stdout, "\nwarning: no log file to watch: none of the default paths exists here (%v); add sources to the configuration\n",
+			config.DefaultSourceCandidates())
+	}
+	fmt.Fprintln(stdout, "\nconfiguration OK")
+	return nil
+}
+
+// errNoInput is returned when replay could not read some input.
+var errNoInput = errors.New("some input could not be read")
+
+// fileRef returns the reference time for BSD year inference of a file: its
+// modification time (a log's last line was written then).
+func fileRef(name string) time.Time {
+	if name == "-" {
+		return time.Time{}
+	}
+	st, err := os.Stat(name)
+	if err != nil {
+		return time.Time{}
+	}
+	return st.ModTime()
+}
