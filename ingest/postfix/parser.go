@@ -87,7 +87,7 @@ func splitProgram(prog string) (transport, daemon string, ok bool) {
 	// The transport is the element just before the daemon; every element
 	// must be non-empty.
 	head := rest[:last]
-	if head == "" || strings.Contains(head, "//") || head[0] == '/' {
+	if head == "" || head[0] == '/' || head[len(head)-1] == '/' || strings.Contains(head, "//") {
 		return "", "", false
 	}
 	return head[strings.LastIndexByte(head, '/')+1:], daemon, true
