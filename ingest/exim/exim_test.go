@@ -56,7 +56,11 @@ func TestParse(t *testing.T) {
 			name: "local arrival with escaped quotes in subject",
 			msg:  `1j1Z2g-00Faoy-Uh <= example@strawberry.active-ns.com U=example P=local T="[Examples Galore] Please moderate: \"Hello world!\"" for admin@example.net`,
 			want: func() []ingest.Event {
-				f := func(e *ingest.Event) { e.Sender = "example@strawberry.active-ns.com"; e.LocalUser = "example"; e.Nrcpt = 1 }
+				f := func(e *ingest.Event) {
+					e.Sender = "example@strawberry.active-ns.com"
+					e.LocalUser = "example"
+					e.Nrcpt = 1
+				}
 				return []ingest.Event{with(base(ingest.KindReceived, "1j1Z2g-00Faoy-Uh", 0), f), with(base(ingest.KindQueued, "1j1Z2g-00Faoy-Uh", 0), f)}
 			}(),
 		},
@@ -234,7 +238,7 @@ func TestParse(t *testing.T) {
 				e.LocalUser = "shopuser"
 				e.Score = 12.5
 				e.Spam = true
-				e.Rules = []ingest.RuleHit{{"URIBL_BLACK", 7.5}, {"HTML_MESSAGE", 0.001}, {"RDNS_NONE", 1.274}}
+				e.Rules = []ingest.RuleHit{{Name: "URIBL_BLACK", Score: 7.5}, {Name: "HTML_MESSAGE", Score: 0.001}, {Name: "RDNS_NONE", Score: 1.274}}
 				e.Reply = "SpamAssassin as cpaneleximscanner detected OUTGOING smtp message as spam (URIBL domains: bad.example) (Spam score: 12.5) (Subject: Cheap, cheap) Spam report: URIBL_BLACK=7.5, HTML_MESSAGE=0.001, RDNS_NONE=1.274, CMAE Analysis: score 0"
 			})},
 		},
