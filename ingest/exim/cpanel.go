@@ -91,7 +91,6 @@ func (l *line) scannerReject(ev *ingest.Event, s string) (ok bool, err error) {
 		return false, err
 	}
 	ev.Source = ingest.SourceCPanel
-	ev.Kind = ingest.KindFiltered
 	ev.Spam = v.spam
 	ev.Score = v.score
 	ev.Reply = text
