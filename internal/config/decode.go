@@ -126,6 +126,10 @@ func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, path string) {
 		return
 	case addrType:
 		if s, ok := d.scalar(n, path); ok {
+			if s == "" {
+				v.Set(reflect.Zero(addrType)) // "": no address
+				return
+			}
 			a, err := parseAddr(s)
 			if err != nil {
 				d.fail(n, path, err, "%q is not an IP address", s)

@@ -142,6 +142,9 @@ func fileStatus(path string) string {
 		return "error: " + err.Error()
 	case st.IsDir():
 		return "error: is a directory"
+	case !st.Mode().IsRegular():
+		// Opening a FIFO would block "config check".
+		return "error: not a regular file (" + st.Mode().Type().String() + ")"
 	}
 	f, err := os.Open(path)
 	if err != nil {

@@ -5,48 +5,87 @@ import (
 	"strings"
 )
 
-// ipKey keys the Resolve index: a Match value and the host it is
-// restricted to ("" = any host).
-type ipKey struct{ host, match string }
+// ruleMap holds the transport rules of one kind by Match. Host-specific
+// rules are merged over the host-agnostic ones into one map per host, so
+// each Resolve step is one string-keyed map lookup.
+type ruleMap struct {
+	any    map[string]netip.Addr
+	byHost map[string]map[string]netip.Addr
+}
+
+// newRuleMap builds a ruleMap from rules (Host, Match, IP). When two rules
+// share host and Match the first wins (Validate reports the duplicate).
+func newRuleMap(rules []TransportIP) ruleMap {
+	var m ruleMap
+	put := func(dst map[string]netip.Addr, match string, a netip.Addr) {
+		if _, ok := dst[match]; !ok {
+			dst[match] = a
+		}
+	}
+	for _, r := range rules {
+		if r.Host == "" {
+			if m.any == nil {
+				m.any = map[string]netip.Addr{}
+			}
+			put(m.any, r.Match, r.IP)
+		}
+	}
+	for _, r := range rules {
+		if r.Host == "" {
+			continue
+		}
+		if m.byHost == nil {
+			m.byHost = map[string]map[string]netip.Addr{}
+		}
+		hm := m.byHost[r.Host]
+		if hm == nil {
+			hm = map[string]netip.Addr{}
+			m.byHost[r.Host] = hm
+		}
+		put(hm, r.Match, r.IP)
+	}
+	// Host-agnostic rules apply on every host, after the host's own.
+	for _, hm := range m.byHost {
+		for match, a := range m.any {
+			put(hm, match, a)
+		}
+	}
+	return m
+}
+
+// forHost returns the rules that apply on host, by Match (nil if none).
+func (m *ruleMap) forHost(host string) map[string]netip.Addr {
+	if m.byHost != nil {
+		if hm, ok := m.byHost[host]; ok {
+			return hm
+		}
+	}
+	return m.any
+}
 
 // ipIndex is the precomputed form of IPs.Transports that Resolve looks up
 // without allocating.
 type ipIndex struct {
-	// program holds rules whose Match does not end in "/", as exact
-	// program names.
-	program map[ipKey]netip.Addr
-	// prefix holds rules whose Match ends in "/".
-	prefix map[ipKey]netip.Addr
-	// transport holds the same rules as program, as transport names.
-	transport map[ipKey]netip.Addr
+	// names holds rules whose Match does not end in "/": they match a
+	// program name exactly, or a transport name.
+	names ruleMap
+	// prefixes holds rules whose Match ends in "/".
+	prefixes ruleMap
 }
 
-// buildIndex indexes the valid transport rules of ips. When two rules
-// share a key the first wins (Validate reports the duplicate).
+// buildIndex indexes the valid transport rules of ips.
 func buildIndex(ips *IPs) *ipIndex {
-	x := &ipIndex{
-		program:   map[ipKey]netip.Addr{},
-		prefix:    map[ipKey]netip.Addr{},
-		transport: map[ipKey]netip.Addr{},
-	}
-	put := func(m map[ipKey]netip.Addr, k ipKey, a netip.Addr) {
-		if _, ok := m[k]; !ok {
-			m[k] = a
-		}
-	}
+	var names, prefixes []TransportIP
 	for _, t := range ips.Transports {
-		if t.Match == "" || t.Match == "/" || !t.IP.IsValid() {
-			continue
+		switch {
+		case t.Match == "" || t.Match == "/" || !t.IP.IsValid():
+		case strings.HasSuffix(t.Match, "/"):
+			prefixes = append(prefixes, t)
+		default:
+			names = append(names, t)
 		}
-		k := ipKey{t.Host, t.Match}
-		if strings.HasSuffix(t.Match, "/") {
-			put(x.prefix, k, t.IP)
-			continue
-		}
-		put(x.program, k, t.IP)
-		put(x.transport, k, t.IP)
 	}
-	return x
+	return &ipIndex{names: newRuleMap(names), prefixes: newRuleMap(prefixes)}
 }
 
 // Resolve returns the outbound IP of a delivery logged on syslog host
@@ -67,40 +106,35 @@ func buildIndex(ips *IPs) *ipIndex {
 // when Validate has not been called.
 func (ips *IPs) Resolve(host, program, transport string) netip.Addr {
 	if x := ips.index; x != nil {
+		names := x.names.forHost(host)
 		if program != "" {
-			if a, ok := x.lookup(x.program, host, program); ok {
+			if a, ok := names[program]; ok {
 				return a
 			}
-			for i := len(program) - 1; i >= 0; i-- {
-				if program[i] == '/' {
-					if a, ok := x.lookup(x.prefix, host, program[:i+1]); ok {
-						return a
+			if prefixes := x.prefixes.forHost(host); prefixes != nil {
+				for i := len(program) - 1; i >= 0; i-- {
+					if program[i] == '/' {
+						if a, ok := prefixes[program[:i+1]]; ok {
+							return a
+						}
 					}
 				}
 			}
 		}
 		if transport != "" {
-			if a, ok := x.lookup(x.transport, host, transport); ok {
+			if a, ok := names[transport]; ok {
 				return a
 			}
 		}
 	} else if a, ok := ips.scan(host, program, transport); ok {
 		return a
 	}
-	if a, ok := ips.Hosts[host]; ok && a.IsValid() {
-		return a
-	}
-	return ips.Default
-}
-
-func (x *ipIndex) lookup(m map[ipKey]netip.Addr, host, match string) (netip.Addr, bool) {
-	if host != "" {
-		if a, ok := m[ipKey{host, match}]; ok {
-			return a, true
+	if ips.Hosts != nil {
+		if a, ok := ips.Hosts[host]; ok && a.IsValid() {
+			return a
 		}
 	}
-	a, ok := m[ipKey{"", match}]
-	return a, ok
+	return ips.Default
 }
 
 // scan is Resolve's steps 1-3 over the unindexed rules, for a Config that
