@@ -151,6 +151,9 @@ type lineReader struct {
 	br      *bufio.Reader
 	maxLine int
 	long    []byte // first maxLine bytes of an overlong line
+	// complete says whether the last line next returned ended with a
+	// newline (false for a final line cut short by the end of input).
+	complete bool
 }
 
 func newLineReader(r io.Reader, maxLine int) *lineReader {
@@ -170,6 +173,7 @@ func newLineReader(r io.Reader, maxLine int) *lineReader {
 // next returns io.EOF.
 func (lr *lineReader) next() (line []byte, raw int64, tooLong bool, err error) {
 	b, err := lr.br.ReadSlice('\n')
+	lr.complete = err == nil
 	switch {
 	case err == nil:
 		raw = int64(len(b))
@@ -190,6 +194,7 @@ func (lr *lineReader) next() (line []byte, raw int64, tooLong bool, err error) {
 				break
 			}
 		}
+		lr.complete = err == nil
 		if err != nil && err != io.EOF {
 			return nil, 0, false, err
 		}

@@ -320,6 +320,9 @@ func (fl *follower) stopTail() {
 // be restarted (nil with fl.f still pinned: the caller calls follow again),
 // or until ctx ends (errStop).
 func (fl *follower) follow(ctx context.Context) error {
+	if err := fl.catchUp(ctx); err != nil {
+		return err
+	}
 	if err := fl.startTail(); err != nil {
 		fl.log.Error("cannot follow log file; retrying", "err", err)
 		return sleep(ctx, fl.interval)
@@ -476,6 +479,39 @@ func (fl *follower) drain(ctx context.Context, f *os.File, offset int64) error {
 			setHead()
 		}
 		l := Line{Path: fl.path, Text: string(b), TooLong: tooLong, Pos: pos}
+		select {
+		case fl.out <- l:
+		case <-ctx.Done():
+			return errStop
+		}
+	}
+}
+
+// catchUp emits the complete lines the pinned file already holds past the
+// offset with the Tailer's own reader, before nxadm/tail takes over at the
+// end. nxadm/tail costs two lseek calls, three allocations and a goroutine
+// hand-off per line (about 150,000 lines/s); a backlog after a restart is
+// read here at the line reader's speed instead.
+func (fl *follower) catchUp(ctx context.Context) error {
+	fi, err := fl.f.Stat()
+	if err != nil || fi.Size() <= fl.pos.Offset {
+		return nil
+	}
+	lr := newLineReader(io.NewSectionReader(fl.f, fl.pos.Offset, fi.Size()-fl.pos.Offset), fl.maxLine)
+	for {
+		b, raw, tooLong, err := lr.next()
+		if err == io.EOF || (err == nil && !lr.complete) {
+			return nil // an incomplete last line is left to the tail
+		}
+		if err != nil {
+			fl.log.Error("cannot read log file; following from the last line", "offset", fl.pos.Offset, "err", err)
+			return nil
+		}
+		fl.pos.Offset += raw
+		if fl.pos.HeadLen < HeadSize {
+			fl.setHead()
+		}
+		l := Line{Path: fl.path, Text: string(b), TooLong: tooLong, Pos: fl.pos}
 		select {
 		case fl.out <- l:
 		case <-ctx.Done():
