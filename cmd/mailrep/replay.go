@@ -60,7 +60,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	rep, err := replay(ctx, cfg, files, n, logger)
+	rep, err := replay(ctx, cfg, files, n, pipeline.DefaultSamples, logger)
 	if err != nil {
 		return err
 	}
@@ -85,9 +85,10 @@ func cmdReplay(args []string, stdout, stderr io.Writer) error {
 // replay reads files through one pipeline and returns the report. Files
 // that cannot be opened or read to the end are named in Errors; what was
 // read before an error is kept.
-func replay(ctx context.Context, cfg *config.Config, files []string, top int, logger *slog.Logger) (*ReplayReport, error) {
+func replay(ctx context.Context, cfg *config.Config, files []string, top, samples int, logger *slog.Logger) (*ReplayReport, error) {
 	led := scoring.NewLedger(attribution(cfg), &cfg.IPs)
 	p := pipeline.New(correlatorConfig(cfg), led, logger)
+	p.MaxSamples = samples
 	var errs []string
 	for _, name := range files {
 		if err := ctx.Err(); err != nil {

@@ -94,6 +94,9 @@ type Correlator struct {
 	genStart    time.Time // log time the current generation began
 	pids        map[pidKey]identity
 	hosts       map[string]string
+	recent      map[key]*message // recently removed, for late hop lines
+	recentKeys  []key
+	recentNext  int
 	pending     []pendingRecv // receptions waiting for their envelope, oldest first
 	pendingHead int
 	clock       time.Time // latest log time seen
@@ -118,12 +121,13 @@ func New(cfg Config, sink Sink) *Correlator {
 		cfg.PendingTimeout = 10 * time.Minute
 	}
 	return &Correlator{
-		cfg:   cfg,
-		sink:  sink,
-		cur:   make(map[key]*message),
-		prev:  make(map[key]*message),
-		pids:  make(map[pidKey]identity),
-		hosts: make(map[string]string),
+		cfg:    cfg,
+		sink:   sink,
+		cur:    make(map[key]*message),
+		prev:   make(map[key]*message),
+		pids:   make(map[pidKey]identity),
+		hosts:  make(map[string]string),
+		recent: make(map[key]*message),
 	}
 }
 
@@ -259,9 +263,10 @@ func (c *Correlator) Process(ev *ingest.Event) {
 	case ingest.KindRemoved:
 		c.emitPending(k, m)
 		delete(c.cur, k)
+		c.remember(k, m)
 	case ingest.KindDelivered:
 		if ev.NextQueueID != "" {
-			if next := c.lookup(key{ev.Host, ev.NextQueueID}); next != nil && next != m {
+			if next := c.lookupHop(key{ev.Host, ev.NextQueueID}); next != nil && next != m {
 				c.hop(m, next)
 				m.enrich(ev)
 				ev.Hop = true
@@ -290,6 +295,32 @@ func (c *Correlator) Process(ev *ingest.Event) {
 		m.enrich(ev)
 		c.sink.Record(ev)
 	}
+}
+
+// recentSize is how many removed messages are remembered for late hop
+// lines: a re-injected copy can be delivered and removed before the line
+// of the original that says "queued as" it is logged.
+const recentSize = 4096
+
+// remember keeps a removed message for late hop lines.
+func (c *Correlator) remember(k key, m *message) {
+	if len(c.recentKeys) < recentSize {
+		c.recentKeys = append(c.recentKeys, k)
+	} else {
+		delete(c.recent, c.recentKeys[c.recentNext])
+		c.recentKeys[c.recentNext] = k
+		c.recentNext = (c.recentNext + 1) % recentSize
+	}
+	c.recent[k] = m
+}
+
+// lookupHop finds the target of a hop among live and recently removed
+// messages.
+func (c *Correlator) lookupHop(k key) *message {
+	if m := c.lookup(k); m != nil {
+		return m
+	}
+	return c.recent[k]
 }
 
 // hop links the copy next to message m: next inherits m's identity and its

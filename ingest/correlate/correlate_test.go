@@ -179,3 +179,33 @@ func BenchmarkStory(b *testing.B) {
 type discard struct{}
 
 func (discard) Record(*ingest.Event) {}
+
+// The re-injected copy can be delivered and removed before the original's
+// "queued as" line is logged (seen in real amavis logs): the hop must still
+// be recognised and the copy's reception undone.
+func TestLateHopLine(t *testing.T) {
+	r := &recorder{}
+	c := New(Config{}, r)
+	for _, e := range []*ingest.Event{
+		ev(0, ingest.KindReceived, "ORIG1", func(e *ingest.Event) { e.LocalUser = "0"; e.Program = "postfix/pickup" }),
+		ev(0, ingest.KindQueued, "ORIG1", func(e *ingest.Event) { e.Sender = "root@host.test" }),
+		ev(1, ingest.KindReceived, "COPY1", func(e *ingest.Event) { e.Program = "postfix/10025/smtpd" }),
+		ev(1, ingest.KindQueued, "COPY1", func(e *ingest.Event) { e.Sender = "root@host.test" }),
+		ev(1, ingest.KindDelivered, "COPY1", func(e *ingest.Event) { e.Recipient = "root@host.test" }),
+		ev(1, ingest.KindRemoved, "COPY1", nil),
+		ev(2, ingest.KindDelivered, "ORIG1", func(e *ingest.Event) { e.NextQueueID = "COPY1" }),
+		ev(2, ingest.KindRemoved, "ORIG1", nil),
+	} {
+		c.Process(e)
+	}
+	c.Flush()
+	if got := r.count(ingest.KindReceived); got != 1 {
+		t.Errorf("received = %d, want 1", got)
+	}
+	if got := r.count(ingest.KindDelivered); got != 1 {
+		t.Errorf("delivered = %d, want 1", got)
+	}
+	if c.Stats().Hops != 1 {
+		t.Errorf("hop not recognised: %+v", c.Stats())
+	}
+}

@@ -34,6 +34,8 @@ type Pipeline struct {
 	events  []ingest.Event
 	// malformed samples, for "replay" to show where the problems are
 	samples []Malformed
+	// MaxSamples bounds the malformed examples kept (DefaultSamples).
+	MaxSamples int
 }
 
 // Malformed describes one line that could not be understood.
@@ -43,8 +45,8 @@ type Malformed struct {
 	Error string `json:"error"`
 }
 
-// maxSamples bounds the malformed examples kept.
-const maxSamples = 20
+// DefaultSamples is how many malformed examples a pipeline keeps.
+const DefaultSamples = 20
 
 // New returns a pipeline feeding sink through a correlator configured by cc.
 // logger may be nil.
@@ -59,6 +61,8 @@ func New(cc correlate.Config, sink correlate.Sink, logger *slog.Logger) *Pipelin
 		exim:    exim.New(),
 		smail:   sendmail.New(),
 		route:   make(map[string]ingest.Parser),
+
+		MaxSamples: DefaultSamples,
 	}
 }
 
@@ -68,7 +72,7 @@ func (p *Pipeline) Correlator() *correlate.Correlator { return p.corr }
 // Stats returns the line counts so far.
 func (p *Pipeline) Stats() ingest.LineStats { return p.stats }
 
-// Samples returns up to 20 examples of malformed lines.
+// Samples returns up to MaxSamples examples of malformed lines.
 func (p *Pipeline) Samples() []Malformed { return p.samples }
 
 // Flush counts what the correlator still holds back; call at end of replay.
@@ -176,10 +180,10 @@ func (p *Pipeline) routeFor(program string) ingest.Parser {
 
 func (p *Pipeline) malformed(in *Input, err error) {
 	p.stats.Malformed++
-	if len(p.samples) < maxSamples {
+	if len(p.samples) < p.MaxSamples {
 		p.samples = append(p.samples, Malformed{Input: in.name, Line: in.n, Error: err.Error()})
 	}
-	if p.stats.Malformed <= maxSamples {
+	if p.stats.Malformed <= DefaultSamples {
 		p.log.Debug("malformed line", "input", in.name, "line", in.n, "err", err)
 	}
 }

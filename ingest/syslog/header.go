@@ -453,6 +453,12 @@ func (p *Parser) parseBare(line string, rec *ingest.Record) error {
 
 // hostProgram parses "host prog[pid]: msg" (host may be "host/host").
 func (p *Parser) hostProgram(line, s string, rec *ingest.Record) error {
+	// FreeBSD "syslogd -v" puts "<facility.level> " before the host.
+	if strings.HasPrefix(s, "<") {
+		if j := strings.Index(s, "> "); j > 0 && j < 24 {
+			s = s[j+2:]
+		}
+	}
 	sp := strings.IndexByte(s, ' ')
 	if sp <= 0 {
 		return p.fail(line, "no program after host")

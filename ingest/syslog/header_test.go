@@ -44,6 +44,8 @@ func TestParseHeaders(t *testing.T) {
 			time.Date(2016, 3, 25, 20, 6, 4, 0, utc), "dflt", "exim", "1ajLoq-0001wC-Pk Completed", 4242},
 		{"2026-02-01 10:00:01.100 #1001(normal) <a1b2c3>; rspamd_task_write_log: id: <m>",
 			time.Date(2026, 2, 1, 10, 0, 1, 100000000, utc), "dflt", "rspamd", "rspamd_task_write_log: id: <m>", 1001},
+		{"Jun 17 14:37:39 <mail.notice> robin sm-mta[2794]: s5HCbdaB002794: x",
+			time.Date(2024, 6, 17, 14, 37, 39, 0, utc), "robin", "sm-mta", "s5HCbdaB002794: x", 2794},
 		{"Feb 11 16:49:24 letterman postfix/qmgr[8204]: [ID 197553 mail.info] AAB4D259B1: removed",
 			time.Date(2024, 2, 11, 16, 49, 24, 0, utc), "letterman", "postfix/qmgr", "AAB4D259B1: removed", 8204},
 	}
