@@ -49,11 +49,11 @@ func writeText(w io.Writer, r *ReplayReport, files []string) {
 			return
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "%s\treceived\tdelivered\tdeferred\tbounced\trejected\tfiltered\tblocklist\treputation\t\n", head)
+		fmt.Fprintf(tw, "%s\treceived\tdelivered\tdeferred\tbounced\texpired\trejected\tfiltered\tblocklist\treputation\t\n", head)
 		for _, r := range rows {
 			c := r.c
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.key, num(c.Received), num(c.Delivered),
-				num(c.Deferred), num(c.Bounced), num(c.Rejected), num(c.Filtered),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.key, num(c.Received), num(c.Delivered),
+				num(c.Deferred), num(c.Bounced), num(c.Expired), num(c.Rejected), num(c.Filtered),
 				num(c.BlocklistRejections), num(c.ReputationRejections))
 		}
 		tw.Flush()

@@ -420,11 +420,11 @@ func (m *message) merge(ev *ingest.Event) {
 	if ev.LocalUser != "" && m.LocalUser == "" {
 		m.LocalUser = strings.Clone(ev.LocalUser)
 	}
+	if ev.Sender != "" && m.Sender == "" && ev.Kind != ingest.KindDelivered {
+		m.Sender = strings.Clone(ev.Sender)
+	}
 	switch ev.Kind {
 	case ingest.KindReceived, ingest.KindQueued, ingest.KindInfo:
-		if ev.Sender != "" && m.Sender == "" {
-			m.Sender = strings.Clone(ev.Sender)
-		}
 		if ev.ClientIP != "" && m.ClientIP == "" {
 			m.ClientHost, m.ClientIP = strings.Clone(ev.ClientHost), strings.Clone(ev.ClientIP)
 		}
