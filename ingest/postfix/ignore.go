@@ -18,6 +18,7 @@ var quietDaemons = [...]string{
 	"trivial-rewrite", "proxymap", "flush", "showq", "spawn",
 	"postmap", "postalias", "postdrop", "postqueue", "postlog", "postmulti",
 	"postconf", "postcat", "postkick", "postlock", "postfix-script", "sendmail",
+	"postlogd",
 }
 
 func isQuietDaemon(d string) bool {
@@ -38,10 +39,11 @@ var ignoredEverywhere = [...]string{
 // ignoredActions are the action words of reject-style lines (after
 // actionVerb strips milter-/proxy-/header-/body-) that count nothing:
 // header/body/access-map actions that change or only log a message, smtpd's
-// reject_warning (a rejection in warn_if_reject mode) and proxy-accept.
+// reject_warning (a rejection in warn_if_reject mode), access(5) WARN and
+// proxy-accept.
 var ignoredActions = [...]string{
 	"reject_warning", "warning", "info", "filter", "redirect", "replace",
-	"prepend", "strip", "bcc", "ignore", "accept",
+	"prepend", "strip", "bcc", "ignore", "accept", "warn",
 }
 
 // ignoredSMTPD are smtpd messages about connections, TLS and protocol
@@ -69,6 +71,9 @@ var ignoredPostscreen = [...]string{
 	"DENYLISTED ", "BLACKLISTED ", "ALLOWLISTED ", "WHITELISTED ",
 	"ALLOWLIST VETO ", "WHITELIST VETO ", "cache ",
 }
+
+// ignoredCleanup: the Resent-Message-ID header (the Message-ID is parsed).
+var ignoredCleanup = [...]string{"resent-message-id="}
 
 // ignoredQmgr: a message qmgr found still in delivery after a restart.
 var ignoredQmgr = [...]string{"skipped, still being delivered"}
@@ -120,6 +125,8 @@ func isIgnored(svc service, rest string, hasID bool) bool {
 		return hasAnyPrefix(rest, ignoredSMTPD[:])
 	case svcPostscreen:
 		return !hasID && hasAnyPrefix(rest, ignoredPostscreen[:])
+	case svcCleanup:
+		return hasID && hasAnyPrefix(rest, ignoredCleanup[:])
 	case svcQmgr:
 		return hasID && hasAnyPrefix(rest, ignoredQmgr[:])
 	case svcPostsuper:

@@ -99,7 +99,7 @@ type service uint8
 
 const (
 	svcUnknown    service = iota
-	svcSMTPD              // smtpd: receptions and rejections
+	svcSMTPD              // smtpd, qmqpd: receptions and rejections
 	svcPostscreen         // postscreen: rejections, the rest is ignored
 	svcCleanup            // cleanup: message-id, header/body/milter actions
 	svcQmgr               // qmgr, oqmgr: queued, removed, expired
@@ -113,7 +113,7 @@ const (
 // classify maps a daemon name to its service class.
 func classify(daemon string) service {
 	switch daemon {
-	case "smtpd":
+	case "smtpd", "qmqpd":
 		return svcSMTPD
 	case "postscreen":
 		return svcPostscreen
@@ -166,15 +166,15 @@ func (p *Parser) Parse(dst []ingest.Event, rec *ingest.Record) ([]ingest.Event, 
 	handled := false
 	switch svc {
 	case svcSMTPD, svcPostscreen:
-		dst, handled, err = l.smtpd(dst, qid, rest, hasID, svc == svcSMTPD)
+		dst, handled, err = l.smtpd(dst, qid, rest, svc == svcSMTPD)
 	case svcCleanup:
-		dst, handled, err = l.cleanup(dst, qid, rest, hasID)
+		dst, handled, err = l.cleanup(dst, qid, rest)
 	case svcQmgr:
-		dst, handled, err = l.qmgr(dst, qid, rest, hasID)
+		dst, handled, err = l.qmgr(dst, qid, rest)
 	case svcPickup:
-		dst, handled, err = l.pickup(dst, qid, rest, hasID)
+		dst, handled, err = l.pickup(dst, qid, rest)
 	case svcPostsuper:
-		dst, handled, err = l.postsuper(dst, qid, rest, hasID)
+		dst, handled, err = l.postsuper(dst, qid, rest)
 	case svcBounce, svcDelivery:
 		if hasID && qid != "" && strings.HasPrefix(rest, "to=") {
 			dst, err = l.delivery(dst, qid, rest)
@@ -226,7 +226,7 @@ func excerpt(s string) string {
 
 // smtpd handles smtpd and postscreen messages: receptions (smtpd only) and
 // the reject/hold/discard family.
-func (l *line) smtpd(dst []ingest.Event, qid, rest string, hasID, isSMTPD bool) ([]ingest.Event, bool, error) {
+func (l *line) smtpd(dst []ingest.Event, qid, rest string, isSMTPD bool) ([]ingest.Event, bool, error) {
 	if isSMTPD && qid != "" {
 		if v, ok := strings.CutPrefix(rest, "client="); ok {
 			dst, err := l.received(dst, qid, v)
@@ -300,7 +300,7 @@ func actionVerb(w string) string {
 
 // cleanup handles cleanup messages: message-id and header/body/milter
 // actions.
-func (l *line) cleanup(dst []ingest.Event, qid, rest string, hasID bool) ([]ingest.Event, bool, error) {
+func (l *line) cleanup(dst []ingest.Event, qid, rest string) ([]ingest.Event, bool, error) {
 	if qid != "" {
 		if v, ok := strings.CutPrefix(rest, "message-id="); ok {
 			if len(v) >= 2 && v[0] == '<' && v[len(v)-1] == '>' {
@@ -318,7 +318,7 @@ func (l *line) cleanup(dst []ingest.Event, qid, rest string, hasID bool) ([]inge
 }
 
 // qmgr handles qmgr messages.
-func (l *line) qmgr(dst []ingest.Event, qid, rest string, hasID bool) ([]ingest.Event, bool, error) {
+func (l *line) qmgr(dst []ingest.Event, qid, rest string) ([]ingest.Event, bool, error) {
 	if qid == "" {
 		return dst, false, nil
 	}
@@ -378,7 +378,7 @@ func (l *line) qmgrFrom(dst []ingest.Event, qid, s string) ([]ingest.Event, erro
 }
 
 // pickup handles pickup "QID: uid=N from=<s>" and "QID: sender=<s>".
-func (l *line) pickup(dst []ingest.Event, qid, rest string, hasID bool) ([]ingest.Event, bool, error) {
+func (l *line) pickup(dst []ingest.Event, qid, rest string) ([]ingest.Event, bool, error) {
 	if qid == "" {
 		return dst, false, nil
 	}
@@ -413,7 +413,7 @@ func (l *line) pickup(dst []ingest.Event, qid, rest string, hasID bool) ([]inges
 }
 
 // postsuper handles postsuper "QID: removed" and "QID: placed on hold".
-func (l *line) postsuper(dst []ingest.Event, qid, rest string, hasID bool) ([]ingest.Event, bool, error) {
+func (l *line) postsuper(dst []ingest.Event, qid, rest string) ([]ingest.Event, bool, error) {
 	if qid == "" {
 		return dst, false, nil
 	}

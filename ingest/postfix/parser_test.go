@@ -51,6 +51,12 @@ var parseCases = []parseCase{
 		msg:  "5FCA28903A: client=mx.example.com[192.0.2.7]:52344, orig_queue_id=4B80DE08044, orig_client=a.example.com[192.0.2.8]",
 		want: []ingest.Event{{Kind: ingest.KindReceived, QueueID: "5FCA28903A", ClientHost: "mx.example.com", ClientIP: "192.0.2.7"}}},
 
+	{name: "qmqpd reception (constructed)", program: "postfix/qmqpd",
+		msg:  "5FCA28903A: client=list.example.com[192.0.2.77]",
+		want: []ingest.Event{{Kind: ingest.KindReceived, QueueID: "5FCA28903A", ClientHost: "list.example.com", ClientIP: "192.0.2.77"}}},
+	{name: "access WARN ignored (constructed)", program: "postfix/smtpd",
+		msg: "NOQUEUE: warn: RCPT from unknown[192.0.2.9]: suspicious client; from=<s@example.com> to=<x@example.org> proto=ESMTP helo=<h>"},
+
 	// pickup
 	{name: "pickup uid (lograptor)", program: "postfix/pickup",
 		msg:  "69EADD0808B: uid=300 from=<triceratops@dinos.test>",
@@ -69,6 +75,7 @@ var parseCases = []parseCase{
 	{name: "cleanup message-id without brackets (grok cleanup_0010)", program: "postfix/cleanup",
 		msg:  "ADD961003206D: message-id==?UTF-8?B?PDE5?=",
 		want: []ingest.Event{{Kind: ingest.KindInfo, QueueID: "ADD961003206D", MessageID: "=?UTF-8?B?PDE5?="}}},
+	{name: "cleanup resent-message-id ignored (constructed)", program: "postfix/cleanup", msg: "5FCA28903A: resent-message-id=<r1@example.com>"},
 	{name: "cleanup empty message-id (grok cleanup_0002)", program: "postfix/cleanup", msg: "4104E3D: message-id=<>"},
 	{name: "cleanup milter-reject (grok cleanup_0004)", program: "postfix/cleanup",
 		msg:  "4104E3D: milter-reject: END-OF-MESSAGE from 061238241086.static.ctinets.com[61.238.241.86]: 5.7.1 Blocked by SpamAssassin; from=<wumt5@cchfdc.com> to=<voorzitter@example.com> proto=ESMTP helo=<ecsolved.com>",
