@@ -5,10 +5,12 @@
 // used on the hot path (IPs.Resolve), and the human summary printed by
 // "mailrep config check".
 //
-// Adding a section means adding a struct type with yaml tags, a field on
-// Config, and (optionally) setDefaults, validate and describe methods on
-// the new type: decoding, unknown-key checks, line tracking and dispatch
-// are driven by reflection over the yaml tags.
+// Adding a section means adding a struct type with yaml tags and a field
+// on Config, with setDefaults and validate methods on the new type:
+// decoding, unknown-key and duplicate-key checks, line tracking, defaults
+// and validation are driven by reflection over the yaml tags and those
+// methods. Describe then needs the section's lines, and
+// configs/mailrep.example.yaml its keys (a test enforces the latter).
 package config
 
 import (
@@ -171,6 +173,10 @@ func (h *HTTP) setDefaults() { h.Listen = "127.0.0.1:9848" }
 // non-zero defaults.
 type defaulter interface{ setDefaults() }
 
+// maxErrors bounds the problems reported for one file: past that, a
+// person fixes the first ones and runs the check again.
+const maxErrors = 100
+
 // maxFileSize bounds the configuration file Load reads.
 const maxFileSize = 4 << 20
 
@@ -301,6 +307,10 @@ func parse(name string, data []byte, env environment) (*Config, error) {
 	errs := append(d.errs, c.validate(d.failed)...)
 	// Report in file order, as a person reads the file.
 	slices.SortStableFunc(errs, func(a, b error) int { return errLine(a) - errLine(b) })
+	if len(errs) > maxErrors {
+		n := len(errs) - maxErrors
+		errs = append(errs[:maxErrors:maxErrors], &Error{File: name, Msg: fmt.Sprintf("and %d more errors", n)})
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -466,3 +466,19 @@ func TestSchemaTypesDecodable(t *testing.T) {
 		t.Errorf("fields with undecodable types: %v", bad)
 	}
 }
+
+func TestErrorCap(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("windows:\n")
+	for range maxErrors + 20 {
+		b.WriteString("  - nope\n")
+	}
+	_, err := parse("m.yaml", []byte(b.String()), noEnv)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != maxErrors+1 || lines[maxErrors] != "m.yaml: and 20 more errors" {
+		t.Errorf("got %d lines, last %q", len(lines), lines[len(lines)-1])
+	}
+}
