@@ -460,8 +460,10 @@ func (l *line) delivery(dst []ingest.Event, qid, s string) ([]ingest.Event, erro
 				status = v
 			} else {
 				status, reply = v[:sp], v[sp+1:]
-				if len(reply) >= 2 && reply[0] == '(' && reply[len(reply)-1] == ')' {
-					reply = reply[1 : len(reply)-1]
+				// "(reply)"; a line cut by a syslog length limit lacks
+				// the closing parenthesis.
+				if r, ok := strings.CutPrefix(reply, "("); ok {
+					reply = strings.TrimSuffix(r, ")")
 				}
 			}
 			rest = ""
