@@ -65,9 +65,6 @@ func (g *generator) write(ctx context.Context, w io.Writer, n int64) error {
 		base := in.origin.Add(time.Duration(r) * period)
 		written := int64(0)
 		for i := range in.lines {
-			if remaining == 0 && !cut {
-				break
-			}
 			ln := &in.lines[i]
 			acct := -1
 			switch {
@@ -77,6 +74,9 @@ func (g *generator) write(ctx context.Context, w io.Writer, n int64) error {
 				}
 				remaining--
 			case ln.group < 0:
+				if remaining == 0 {
+					continue // the rest of the replay writes only reserved groups
+				}
 				remaining--
 			default:
 				gr := ln.group
