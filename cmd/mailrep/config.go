@@ -76,12 +76,8 @@ func cmdConfig(args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "configuration: %s\n", from)
+	_ = from
 	cfg.Describe(stdout)
-	if len(cfg.Sources) == 0 {
-		fmt.Fprintf(stdout, "\nwarning: no log file to watch: none of the default paths exists here (%v); add sources to the configuration\n",
-			config.DefaultSourceCandidates())
-	}
 	fmt.Fprintln(stdout, "\nconfiguration OK")
 	return nil
 }
