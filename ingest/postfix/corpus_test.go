@@ -29,7 +29,7 @@ var knownMalformed = map[string]map[string]string{
 // readLines returns the non-empty lines of a corpus file that are not
 // comments ("# failJSON …" annotations in fail2ban files, "# section"
 // headers in the SYNTHETIC file).
-func readLines(t *testing.T, path string) []string {
+func readLines(t testing.TB, path string) []string {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
