@@ -176,7 +176,7 @@ func (p *Parser) Parse(dst []ingest.Event, rec *ingest.Record) ([]ingest.Event, 
 	case svcPostsuper:
 		dst, handled, err = l.postsuper(dst, qid, rest)
 	case svcBounce, svcDelivery:
-		if hasID && qid != "" && strings.HasPrefix(rest, "to=") {
+		if qid != "" && strings.HasPrefix(rest, "to=") {
 			dst, err = l.delivery(dst, qid, rest)
 			handled = true
 		}
