@@ -121,6 +121,14 @@ func TestResolveDoesNotAllocate(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("Resolve allocates %v times per call", allocs)
 	}
+	unindexed := c.IPs
+	unindexed.index = nil
+	allocs = testing.AllocsPerRun(1000, func() {
+		unindexed.Resolve("mx1", program, "remote_smtp")
+	})
+	if allocs != 0 {
+		t.Errorf("unindexed Resolve allocates %v times per call", allocs)
+	}
 }
 
 func BenchmarkResolve(b *testing.B) {
