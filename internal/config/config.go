@@ -225,8 +225,8 @@ func DefaultSourceCandidates() []string {
 
 // Default returns the built-in configuration used when no file is given:
 // the candidate log files that exist on this machine, state under
-// $XDG_STATE_HOME/mailrep (or ./mailrep-state), and the documented
-// defaults of every other key.
+// $XDG_STATE_HOME/mailrep (or ./mailrep-state), sources' Host set to
+// os.Hostname(), and the documented defaults of every other key.
 func Default() *Config { return defaultConfig(osEnv) }
 
 func defaultConfig(env environment) *Config {

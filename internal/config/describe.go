@@ -16,8 +16,8 @@ import (
 // Describe writes a human summary of c for "mailrep config check": the
 // files it will watch (and whether each can be read now), their format
 // and host, account attribution, the outbound IP mapping, correlator
-// limits, windows, state directory and HTTP listener. Write errors are
-// the caller's writer's business: Describe is for terminals and pipes.
+// limits, windows, state directory and HTTP listener, in aligned
+// columns. Its output is for people, so write errors are ignored.
 func (c *Config) Describe(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	defer tw.Flush()

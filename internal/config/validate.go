@@ -12,8 +12,9 @@ import (
 )
 
 // Error is one problem in a configuration: where it is and what is wrong.
-// Load, Parse and Validate return one Error per problem, joined with
-// errors.Join; use errors.As to inspect the first.
+// Parse and Validate (and Load, once the file is read) return one Error
+// per problem, joined with errors.Join; use errors.As to inspect the
+// first.
 type Error struct {
 	// File is the configuration file ("" when the Config was not loaded
 	// from one).
