@@ -860,8 +860,9 @@ func TestRunRestartRotationEqualsReplay(t *testing.T) {
 			logf.f.Close()
 		}
 	})
-	gen := newLogGen(uint64(time.Now().UnixNano()))
-	t.Logf("generator seed state: first queue id %010X", gen.qid)
+	seed := uint64(time.Now().UnixNano())
+	gen := newLogGen(seed)
+	t.Logf("log generator seed %d", seed)
 
 	// 1. The daemon starts before the log exists, then follows it.
 	d := h.start()
