@@ -310,6 +310,29 @@ func (h *runHarness) waitLines(d *daemonProc, want int64, what string) {
 	}
 }
 
+// writeAndWaitForProgress writes lines and returns as soon as the daemon
+// has consumed some of them, to stop it mid-stream.
+func (h *runHarness) writeAndWaitForProgress(d *daemonProc, logf *syslogFile, lines []string, what string) {
+	t := h.t
+	t.Helper()
+	before := logf.written
+	logf.write(lines)
+	for {
+		n, err := h.linesSeen(d)
+		if err == nil && n > before {
+			t.Logf("%s after %d of %d lines", what, n, logf.written)
+			return
+		}
+		select {
+		case <-d.done:
+			t.Fatalf("%s exited (%v)\nstderr:\n%s", d.name, d.err, d.stderr.String())
+		case <-h.ctx.Done():
+			t.Fatalf("%s: consumed none of the batch before the test deadline (%d, %v)", d.name, n, err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
 // stop sends SIGTERM and requires a clean exit (status 0, state saved).
 func (h *runHarness) stop(d *daemonProc) {
 	t := h.t
@@ -879,8 +902,10 @@ func TestRunRestartRotationEqualsReplay(t *testing.T) {
 	logf.write(gen.batch(300))
 	h.waitLines(d, logf.written, "after rename-and-create")
 
-	// 3. Graceful stop; lines and a rename rotation while it is down;
-	// the restarted daemon finishes the rotated file, then the new one.
+	// 3. Graceful stop mid-stream (what was read must be counted and
+	// saved); lines and a rename rotation while it is down; the restarted
+	// daemon finishes the rotated file, then the new one.
+	h.writeAndWaitForProgress(d, logf, gen.batch(1500), "SIGTERM")
 	h.stop(d)
 	logf.write(gen.batch(300))
 	logf.rotateRename()
@@ -907,19 +932,7 @@ func TestRunRestartRotationEqualsReplay(t *testing.T) {
 
 	// 5. SIGKILL mid-stream: as soon as the daemon has started on a big
 	// batch. The restarted daemon resumes from its last checkpoint.
-	before := logf.written
-	logf.write(gen.batch(2000))
-	for {
-		n, err := h.linesSeen(d)
-		if err == nil && n > before {
-			t.Logf("SIGKILL after %d of %d lines", n, logf.written)
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("daemon consumed none of the batch before the deadline (%d, %v)", n, err)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	h.writeAndWaitForProgress(d, logf, gen.batch(2000), "SIGKILL")
 	h.kill(d)
 	// While it is down: the rest of the batch is written, and the file
 	// is copytruncate'd and refilled.
