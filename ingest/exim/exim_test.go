@@ -213,7 +213,7 @@ func TestParse(t *testing.T) {
 			msg:  `H=(x.y.z) [10.9.8.10] U=CALLER rejected EHLO or HELO x.y.z`,
 			want: []ingest.Event{with(base(ingest.KindRejected, "", 0), func(e *ingest.Event) {
 				e.ClientIP = "10.9.8.10"
-				e.LocalUser = "CALLER"
+				// U= after H= is the remote host's ident answer, not a local user.
 				e.Reply = "EHLO or HELO x.y.z"
 			})},
 		},

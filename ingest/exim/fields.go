@@ -222,7 +222,11 @@ func (f *fields) token(tok string) bool {
 			ev.AuthUser = unquote(id)
 		}
 	case "U":
-		ev.LocalUser = val
+		// On an SMTP arrival (H= logged, always before U=) U= is the
+		// RFC 1413 ident answer of the remote host, not a local user.
+		if !f.hostSet {
+			ev.LocalUser = val
+		}
 	case "S":
 		if n, err := strconv.ParseInt(val, 10, 64); err == nil && n >= 0 {
 			ev.Size = n // the test suite logs "S=sss": not a size, not an error
