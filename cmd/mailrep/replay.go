@@ -64,6 +64,12 @@ func cmdReplay(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if len(rep.Errors) == len(files) && rep.Lines.Total == 0 {
+		for _, e := range rep.Errors {
+			fmt.Fprintf(stderr, "mailrep replay: %s\n", e)
+		}
+		return usageError{errNoInput}
+	}
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

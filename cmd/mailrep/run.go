@@ -333,7 +333,10 @@ func (d *daemon) handler() http.Handler {
 			"status":          "ok",
 			"uptime_seconds":  int64(time.Since(d.started).Seconds()),
 			"lines":           d.pipe.Stats(),
-			"last_checkpoint": d.lastSaved,
+			"last_checkpoint": nil, // none yet since start
+		}
+		if !d.lastSaved.IsZero() {
+			body["last_checkpoint"] = d.lastSaved
 		}
 		d.mu.Unlock()
 		writeJSON(w, body)
