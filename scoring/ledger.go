@@ -202,6 +202,10 @@ type Attribution struct {
 	StripDomain bool
 	// Aliases maps lower-cased names to the account they belong to.
 	Aliases map[string]string
+	// LocalName, if set, turns a numeric local user (Postfix pickup
+	// "uid=1017") logged on host into the user's name; it returns uid
+	// unchanged when it cannot tell.
+	LocalName func(host, uid string) string
 }
 
 // Account returns the account ev is attributed to ("" if none).
@@ -222,6 +226,9 @@ func (a *Attribution) Account(ev *ingest.Event) string {
 			}
 		case "local":
 			s = ev.LocalUser
+			if a.LocalName != nil && s != "" && s[0] >= '0' && s[0] <= '9' {
+				s = a.LocalName(ev.Host, s)
+			}
 		case "sender_domain":
 			s = Domain(ev.Sender)
 		case "sender":

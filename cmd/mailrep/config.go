@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
+	"strings"
 	"time"
 
 	"github.com/mailrep/mailrep/ingest/correlate"
@@ -46,7 +48,41 @@ func attribution(cfg *config.Config) scoring.Attribution {
 		Precedence:  cfg.Accounts.Precedence,
 		StripDomain: cfg.Accounts.StripDomain,
 		Aliases:     cfg.Accounts.Aliases,
+		LocalName:   newUIDNames().name,
 	}
+}
+
+// uidNames turns the numeric uid of a local submission (Postfix pickup
+// "uid=1017") into the user's name — the hosting account — by looking it up
+// in this machine's user database, but only for lines logged by this
+// machine: a log replayed elsewhere keeps its uids, since another host's
+// uid 1017 is somebody else.
+type uidNames struct {
+	host  string // this machine's host name, short form
+	cache map[string]string
+}
+
+func newUIDNames() *uidNames {
+	h, _ := os.Hostname()
+	h, _, _ = strings.Cut(h, ".")
+	return &uidNames{host: h, cache: make(map[string]string)}
+}
+
+func (u *uidNames) name(host, uid string) string {
+	if u.host == "" || (host != u.host && !strings.HasPrefix(host, u.host+".")) {
+		return uid
+	}
+	if n, ok := u.cache[uid]; ok {
+		return n
+	}
+	n := uid
+	if usr, err := user.LookupId(uid); err == nil && usr.Username != "" {
+		n = usr.Username
+	}
+	if len(u.cache) < 65536 {
+		u.cache[strings.Clone(uid)] = n
+	}
+	return n
 }
 
 func cmdConfig(args []string, stdout, _ io.Writer) error {
