@@ -1,13 +1,12 @@
 package main
 
 import (
-	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/user"
 	"strings"
-	"time"
 
 	"github.com/mailrep/mailrep/ingest/correlate"
 	"github.com/mailrep/mailrep/internal/config"
@@ -37,6 +36,20 @@ func loadConfig(path string) (*config.Config, string, error) {
 		return nil, path, usageError{err}
 	}
 	return cfg, path, nil
+}
+
+// loadConfigOnly parses the arguments of a command whose only flag is -c
+// and which takes no operands, then loads the configuration.
+func loadConfigOnly(fs *flag.FlagSet, args []string) (*config.Config, string, error) {
+	cfgPath := fs.String("c", "", "configuration `file` (default: $MAILREP_CONFIG, "+systemConfig+", built-in defaults)")
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(rest) > 0 {
+		return nil, "", usagef("unexpected argument %q", rest[0])
+	}
+	return loadConfig(*cfgPath)
 }
 
 func correlatorConfig(cfg *config.Config) correlate.Config {
@@ -100,36 +113,11 @@ func cmdConfig(args []string, stdout, _ io.Writer) error {
 		return usagef("unknown subcommand %q (want: check)", args[0])
 	}
 	fs := newFlags("config check", "[-c FILE]", "Validate the configuration and show what mailrep will watch.", stdout)
-	cfgPath := fs.String("c", "", "configuration `file` (default: $MAILREP_CONFIG, "+systemConfig+", built-in defaults)")
-	rest, err := parseInterleaved(fs, args[1:])
+	cfg, _, err := loadConfigOnly(fs, args[1:])
 	if err != nil {
 		return err
 	}
-	if len(rest) > 0 {
-		return usagef("unexpected argument %q", rest[0])
-	}
-	cfg, from, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	_ = from
 	cfg.Describe(stdout)
 	fmt.Fprintln(stdout, "\nconfiguration OK")
 	return nil
-}
-
-// errNoInput is returned when replay could not read some input.
-var errNoInput = errors.New("some input could not be read")
-
-// fileRef returns the reference time for BSD year inference of a file: its
-// modification time (a log's last line was written then).
-func fileRef(name string) time.Time {
-	if name == "-" {
-		return time.Time{}
-	}
-	st, err := os.Stat(name)
-	if err != nil {
-		return time.Time{}
-	}
-	return st.ModTime()
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/mailrep/mailrep/ingest/correlate"
 	"github.com/mailrep/mailrep/ingest/pipeline"
@@ -139,4 +141,20 @@ func inputOptions(cfg *config.Config, name string) pipeline.InputOptions {
 		o.Host = h
 	}
 	return o
+}
+
+// errNoInput is returned when replay could not read some input.
+var errNoInput = errors.New("some input could not be read")
+
+// fileRef returns the reference time for BSD year inference of a file: its
+// modification time (a log's last line was written then).
+func fileRef(name string) time.Time {
+	if name == "-" {
+		return time.Time{}
+	}
+	st, err := os.Stat(name)
+	if err != nil {
+		return time.Time{}
+	}
+	return st.ModTime()
 }

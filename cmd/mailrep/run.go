@@ -41,15 +41,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 			"directory), count outbound outcomes per account, IP and sender domain in\n"+
 			"sliding windows, and serve GET /healthz and GET /api/v1/summary.\n"+
 			"SIGTERM or SIGINT saves state and exits.", stdout)
-	cfgPath := fs.String("c", "", "configuration `file` (default: $MAILREP_CONFIG, "+systemConfig+", built-in defaults)")
-	rest, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return usagef("unexpected argument %q", rest[0])
-	}
-	cfg, from, err := loadConfig(*cfgPath)
+	cfg, from, err := loadConfigOnly(fs, args)
 	if err != nil {
 		return err
 	}
