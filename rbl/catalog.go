@@ -253,6 +253,8 @@ func (l *List) Compile() error {
 	}
 	if l.Key != "" && !strings.Contains(l.KeyedZone, "{key}") {
 		bad("keyed_zone %q must contain {key}", l.KeyedZone)
+	} else if l.KeyedZone != "" && !validZone(strings.ToLower(strings.ReplaceAll(l.KeyedZone, "{key}", "key"))) {
+		bad("keyed_zone %q is not a DNS name with {key} in it", l.KeyedZone)
 	}
 	if l.Rate < 0 {
 		bad("rate %v is negative", l.Rate)
@@ -323,6 +325,9 @@ func ParseCatalog(name string, data []byte) (*Catalog, error) {
 	}
 	c := &Catalog{}
 	var errs []error
+	// Within one document a repeated name or zone is a mistake (Add's
+	// replacing is for merging one catalog over another).
+	first := map[string]int{}
 	for i, l := range f.Lists {
 		if l == nil {
 			errs = append(errs, fmt.Errorf("rbl catalog %s: lists[%d] is empty", name, i))
@@ -330,6 +335,14 @@ func ParseCatalog(name string, data []byte) (*Catalog, error) {
 		}
 		if err := c.Add(l); err != nil {
 			errs = append(errs, fmt.Errorf("rbl catalog %s: lists[%d]: %w", name, i, err))
+			continue
+		}
+		for _, k := range []string{"name " + l.Name, "zone " + l.Zone} {
+			if j, dup := first[k]; dup {
+				errs = append(errs, fmt.Errorf("rbl catalog %s: lists[%d]: %s: %s is already lists[%d]", name, i, listLabel(l), k, j))
+			} else {
+				first[k] = i
+			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

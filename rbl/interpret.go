@@ -72,6 +72,7 @@ func (l *List) Interpret(rcode int, addrs []netip.Addr) Result {
 				r = errorResult(Result{Zone: l.Zone, List: l.Name}, ErrUnknownCode,
 					fmt.Sprintf("answer %s is not a code %s defines; treated as an error, not a listing", a, l.Zone))
 				r.Codes = []string{a.String()}
+				r.Meanings = []string{"code not defined by the list"}
 				return r
 			}
 			meaning, sev = "code not in the catalog", l.UnknownSeverity
