@@ -304,7 +304,8 @@ func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 	case fault&WrongID != 0:
 		m.Id = req.Id + 1
 	case fault&Garbage != 0:
-		b := []byte{byte(req.Id >> 8), byte(req.Id), 0x81, 0x80, 0, 1, 0, 9, 0xff, 0xff, 0xff}
+		// A header claiming one question and nine answers, then junk.
+		b := []byte{byte(req.Id >> 8), byte(req.Id), 0x81, 0x80, 0, 1, 0, 9, 0, 0, 0, 0, 0xff, 0xff, 0xff}
 		_, _ = w.Write(b)
 		return
 	}
