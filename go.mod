@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/nxadm/tail v1.4.11
+	github.com/robfig/cron/v3 v3.0.1
 	go.etcd.io/bbolt v1.5.0
 	go.yaml.in/yaml/v3 v3.0.6
 )

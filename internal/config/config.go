@@ -47,6 +47,8 @@ type Config struct {
 	// CheckpointInterval is how often "mailrep run" saves tail positions
 	// and state.
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+	// RBL configures the DNS blocklist checks.
+	RBL RBL `yaml:"rbl"`
 
 	// origin remembers where the configuration came from, so that
 	// Validate can name file and line.

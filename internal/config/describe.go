@@ -16,8 +16,9 @@ import (
 // Describe writes a human summary of c for "mailrep config check": the
 // files it will watch (and whether each can be read now), their format
 // and host, account attribution, the outbound IP mapping, correlator
-// limits, windows, state directory and HTTP listener, in aligned
-// columns. Its output is for people, so write errors are ignored.
+// limits, windows, state directory, HTTP listener and blocklist checks
+// (never the values of their keys), in aligned columns. Its output is
+// for people, so write errors are ignored.
 func (c *Config) Describe(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
@@ -78,6 +79,8 @@ func (c *Config) Describe(w io.Writer) {
 	} else {
 		p("HTTP listen\t%s", c.HTTP.Listen)
 	}
+	p("")
+	c.RBL.describe(p)
 }
 
 func (ips *IPs) describe(p func(string, ...any)) {
