@@ -113,11 +113,11 @@ func TestCheckTypedResults(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"203.0.113.7 bl.example":  "listed critical [127.0.0.2 127.0.0.4] txt=listed, see https://delist.example/203.0.113.7",
-		"203.0.113.8 bl.example":  "error public-resolver",
-		"203.0.113.9 bl.example":  "error timeout",
-		"203.0.113.10 bl.example": "clean",
-		"2001:db8::1 bl.example":  "listed info [127.0.0.10]",
+		"203.0.113.7 bl.example":   "listed critical [127.0.0.2 127.0.0.4] txt=listed, see https://delist.example/203.0.113.7",
+		"203.0.113.8 bl.example":   "error public-resolver",
+		"203.0.113.9 bl.example":   "error timeout",
+		"203.0.113.10 bl.example":  "clean",
+		"2001:db8::1 bl.example":   "listed info [127.0.0.10]",
 		"spam.example dbl.example": "listed critical [127.0.1.2]",
 		"ok.example dbl.example":   "clean",
 	}
