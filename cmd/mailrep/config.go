@@ -6,10 +6,12 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"slices"
 	"strings"
 
 	"github.com/mailrep/mailrep/ingest/correlate"
 	"github.com/mailrep/mailrep/internal/config"
+	"github.com/mailrep/mailrep/rbl"
 	"github.com/mailrep/mailrep/scoring"
 )
 
@@ -118,6 +120,28 @@ func cmdConfig(args []string, stdout, _ io.Writer) error {
 		return err
 	}
 	cfg.Describe(stdout)
+	if cfg.RBL.Enabled {
+		setup, err := newRBLSetup(cfg, nil, nil)
+		if err != nil {
+			return err
+		}
+		if len(setup.findings) > 0 {
+			fmt.Fprintln(stdout, "\nblocklist findings:")
+			for _, f := range setup.findings {
+				fmt.Fprintf(stdout, "  %s\n", f)
+			}
+		}
+		names := make([]string, len(setup.lists))
+		for i, l := range setup.lists {
+			names[i] = l.Name
+		}
+		fmt.Fprintf(stdout, "\nblocklists queried: %s (resolvers %s)\n", strings.Join(names, ", "), strings.Join(setup.resolvers, ", "))
+		for name := range cfg.RBL.Schedules {
+			if !slices.ContainsFunc(setup.lists, func(l *rbl.List) bool { return l.Name == name || l.Zone == name }) {
+				return usagef("rbl.schedules: %q is not a list that is queried", name)
+			}
+		}
+	}
 	fmt.Fprintln(stdout, "\nconfiguration OK")
 	return nil
 }

@@ -7,6 +7,7 @@
 //
 //	mailrep run     [-c mailrep.yaml]
 //	mailrep replay  [-c F] [--format text|json] [--top N] FILE…
+//	mailrep rbl check [-c F] [--resolver HOST:PORT] [--list NAME|ZONE]… [--format text|json] TARGET…
 //	mailrep config check [-c F]
 //	mailrep version
 //
@@ -51,6 +52,7 @@ func commands() []command {
 	return []command{
 		{"run", "[-c FILE]", "follow the configured logs, keep state, serve /healthz and /api/v1/summary", cmdRun},
 		{"replay", "[-c FILE] [--format text|json] [--top N] FILE…", "read logs start to end (.gz ok, - = stdin) and print a summary", cmdReplay},
+		{"rbl", "check [-c FILE] [--resolver HOST:PORT] [--list NAME|ZONE]… [--format text|json] [IP|CIDR|DOMAIN…]", "look up IPs and domains on DNS blocklists (typed results, Nagios exit codes)", cmdRBL},
 		{"config", "check [-c FILE]", "validate the configuration and show what mailrep will watch", cmdConfig},
 		{"version", "", "print the version", cmdVersion},
 	}
@@ -99,6 +101,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		case errors.As(err, new(findingError)):
 			return exitFinding
+		case errors.As(err, new(undeterminedError)):
+			return exitUnknown
 		default:
 			fmt.Fprintf(stderr, "mailrep %s: %v\n", name, err)
 			return exitUnknown
