@@ -66,7 +66,7 @@ type schedEntry struct {
 //
 // An error names the spec that is wrong and, for an override, its list.
 func NewScheduler(spec string, lists []string, overrides map[string]string, run func(ctx context.Context, lists []string), logger *slog.Logger) (*Scheduler, error) {
-	main, err := parseSpec(spec)
+	main, err := ParseSchedule(spec)
 	if err != nil {
 		return nil, fmt.Errorf("rbl schedule %q: %w", spec, err)
 	}
@@ -74,7 +74,7 @@ func NewScheduler(spec string, lists []string, overrides map[string]string, run 
 	specs := make(map[string]string, len(overrides))
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(overrides)) {
-		s, err := parseSpec(overrides[name])
+		s, err := ParseSchedule(overrides[name])
 		if err != nil {
 			errs = append(errs, fmt.Errorf("rbl schedule of list %s %q: %w", name, overrides[name], err))
 			continue
@@ -130,8 +130,9 @@ func newScheduler(spec string, main cron.Schedule, lists []string, specs map[str
 	return s, nil
 }
 
-// parseSpec parses a cron expression the way NewScheduler documents.
-func parseSpec(spec string) (sched cron.Schedule, err error) {
+// ParseSchedule parses a cron expression the way NewScheduler documents;
+// the configuration uses it to validate rbl.schedule and rbl.schedules.
+func ParseSchedule(spec string) (sched cron.Schedule, err error) {
 	spec = strings.TrimSpace(spec)
 	// cron.ParseStandard slices out of range on a time zone prefix with
 	// nothing after it ("TZ=UTC"); refuse that before it gets there, and

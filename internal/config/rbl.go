@@ -1,7 +1,8 @@
 package config
 
 import (
-	"errors"
+	"github.com/mailrep/mailrep/rbl"
+
 	"fmt"
 	"net/netip"
 	"slices"
@@ -148,18 +149,10 @@ const (
 	maxRBLExpandBits = 16
 )
 
-// parseSchedule parses a schedule expression the way the scheduler does
-// (cron.ParseStandard) and rejects one that never fires ("0 0 30 2 *").
-func parseSchedule(spec string) (cron.Schedule, error) {
-	s, err := cron.ParseStandard(spec)
-	if err != nil {
-		return nil, err
-	}
-	if s.Next(scheduleEpoch).IsZero() {
-		return nil, errors.New("it never fires")
-	}
-	return s, nil
-}
+// parseSchedule parses a schedule expression exactly as the scheduler
+// will (rbl.ParseSchedule: cron.ParseStandard, guarded against the
+// parser's panics, whole-second @every, and one that never fires).
+func parseSchedule(spec string) (cron.Schedule, error) { return rbl.ParseSchedule(spec) }
 
 // scheduleEpoch is a fixed point in time to evaluate schedules from, so
 // that validation does not depend on today's date.

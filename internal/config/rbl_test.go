@@ -306,3 +306,12 @@ func TestMinInterval(t *testing.T) {
 		}
 	}
 }
+
+func TestScheduleTimeZoneWithoutSpec(t *testing.T) {
+	for _, spec := range []string{"TZ=UTC", "CRON_TZ=Europe/Berlin"} {
+		_, err := Parse("t.yaml", []byte("rbl:\n  schedule: \""+spec+"\"\n"))
+		if err == nil || !strings.Contains(err.Error(), "rbl.schedule") {
+			t.Errorf("%s: %v, want an error naming rbl.schedule", spec, err)
+		}
+	}
+}
