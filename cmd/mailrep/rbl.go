@@ -62,7 +62,7 @@ func cmdRBLCheck(args []string, stdout, stderr io.Writer) error {
 	cfgPath := fs.String("c", "", "configuration `file` (default: $MAILREP_CONFIG, "+systemConfig+", built-in defaults)")
 	var resolvers, lists listFlag
 	fs.Var(&resolvers, "resolver", "DNS resolver `HOST:PORT` to ask (repeatable; default: rbl.resolvers, else /etc/resolv.conf)")
-	fs.Var(&lists, "list", "check only this list, by catalog `NAME` or zone (repeatable; a zone not in the catalog is checked as an ad hoc list)")
+	fs.Var(&lists, "list", "check only this list, by catalog `NAME` or zone (repeatable); a zone not in the catalog is checked as an ad hoc list where any 127.x answer is a listing, of domains when every target is a domain, else of IPs; \"domain:ZONE\" or \"ip:ZONE\" says which")
 	format := fs.String("format", "text", "output `format`: text or json")
 	concurrency := fs.Int("concurrency", 0, "lookups in flight at most (default: rbl.concurrency)")
 	timeout := fs.Duration("timeout", 0, "per-attempt DNS `timeout` (default: rbl.timeout)")
@@ -353,8 +353,12 @@ func newRBLSetup(cfg *config.Config, only []string, targets []rbl.Target) (*rblS
 	for _, c := range rc.Custom {
 		custom = append(custom, customList(c))
 	}
-	names := rc.Lists
-	if len(names) == 0 {
+	// Names of custom lists may appear in rbl.lists: they are always
+	// checked, so the catalog need not know them.
+	names := slices.DeleteFunc(slices.Clone(rc.Lists), func(n string) bool {
+		return slices.ContainsFunc(custom, func(l *rbl.List) bool { return l.Name == n || l.Zone == strings.ToLower(n) })
+	})
+	if len(rc.Lists) == 0 {
 		names = rbl.DefaultLists()
 	}
 	if len(only) > 0 {
@@ -369,7 +373,11 @@ func newRBLSetup(cfg *config.Config, only []string, targets []rbl.Target) (*rblS
 				names = append(names, o)
 				continue
 			}
-			l, err := rbl.AdHocList(strings.ToLower(strings.TrimSuffix(o, ".")), targetsKind(targets))
+			kind, zone := targetsKind(targets), o
+			if k, z, ok := strings.Cut(o, ":"); ok && (k == string(rbl.KindIP) || k == string(rbl.KindDomain)) {
+				kind, zone = rbl.Kind(k), z
+			}
+			l, err := rbl.AdHocList(strings.ToLower(strings.TrimSuffix(zone, ".")), kind)
 			if err != nil {
 				return nil, usageError{fmt.Errorf("--list %s: %w", o, err)}
 			}

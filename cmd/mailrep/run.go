@@ -39,7 +39,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", "[-c FILE]",
 		"Follow the configured log files (rotation-safe, positions saved in the state\n"+
 			"directory), count outbound outcomes per account, IP and sender domain in\n"+
-			"sliding windows, and serve GET /healthz and GET /api/v1/summary.\n"+
+			"sliding windows, check the shared IPs and sending domains on DNS blocklists\n"+
+			"on the rbl.schedule, and serve GET /healthz, /api/v1/summary and /api/v1/rbl.\n"+
 			"SIGTERM or SIGINT saves state and exits.", stdout)
 	cfg, from, err := loadConfigOnly(fs, args)
 	if err != nil {
@@ -74,6 +75,9 @@ type daemon struct {
 	dirty     bool
 	lastSaved time.Time
 	started   time.Time
+
+	// rbl runs the scheduled blocklist checks (nil: rbl.enabled false).
+	rbl *rblMonitor
 }
 
 // savedLines is the JSON form of the line counters.
@@ -103,6 +107,12 @@ func newDaemon(cfg *config.Config, logger *slog.Logger) (*daemon, error) {
 	if err := d.restore(); err != nil {
 		store.Close()
 		return nil, err
+	}
+	if cfg.RBL.Enabled {
+		if d.rbl, err = newRBLMonitor(cfg, store, d.logTargets, logger); err != nil {
+			store.Close()
+			return nil, err
+		}
 	}
 	return d, nil
 }
@@ -228,6 +238,11 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 		}
 	} else if ready != nil {
 		ready <- ""
+	}
+
+	if d.rbl != nil {
+		d.rbl.sched.Start(ctx)
+		defer d.rbl.sched.Stop()
 	}
 
 	paths := make([]string, 0, len(d.cfg.Sources))
@@ -361,6 +376,15 @@ func (d *daemon) handler() http.Handler {
 		}
 		d.mu.Unlock()
 		writeJSON(w, resp)
+	})
+	mux.HandleFunc("GET /api/v1/rbl", func(w http.ResponseWriter, r *http.Request) {
+		if d.rbl == nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, `{"error":"blocklist checks are off (rbl.enabled: false)"}`+"\n")
+			return
+		}
+		d.rbl.serveRBL(w, r)
 	})
 	return mux
 }

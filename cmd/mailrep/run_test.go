@@ -143,6 +143,8 @@ windows: [1h, 24h]
 http:
   listen: %s
 checkpoint_interval: 200ms
+rbl:
+  enabled: false
 `, q(stateDir), q(logPath), testYear, q(listen))
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
