@@ -278,7 +278,7 @@ func writeRBLText(w io.Writer, rep *rbl.Report, lists []*rbl.List) {
 				}
 				fmt.Fprintf(w, "  %-7s %-16s %-28s %-9s %s: %s\n", r.Status, r.List, r.Zone, "-", r.Error, detail)
 			default:
-				fmt.Fprintf(w, "  %-7s %-16s %-28s\n", r.Status, r.List, r.Zone)
+				fmt.Fprintf(w, "  %-7s %-16s %s\n", r.Status, r.List, r.Zone)
 			}
 		}
 		fmt.Fprintln(w)

@@ -28,6 +28,10 @@ const (
 // customer domains does not flood the domain lists.
 const maxLogDomains = 1000
 
+// pruneAfter is how long the history keeps a (target, zone) pair that no
+// cycle checks any more.
+const pruneAfter = 7 * 24 * time.Hour
+
 // rblMonitor runs the scheduled blocklist checks inside "mailrep run":
 // each cycle checks the configured targets and the outbound IPs and
 // sender domains the logs show, feeds the results to the history and
@@ -162,6 +166,11 @@ func (m *rblMonitor) cycle(ctx context.Context, names []string) {
 	for _, t := range changed {
 		m.log.Warn("blocklist state changed", "target", t.Target, "list", t.List, "zone", t.Zone,
 			"from", t.From, "to", t.To, "codes", t.Codes, "txt", t.TXT)
+	}
+	// Forget pairs no cycle has checked for a week: targets that left
+	// the configuration or the logs. Their transitions stay.
+	if n := m.hist.Prune(time.Now().Add(-pruneAfter)); n > 0 {
+		m.log.Info("listing history: forgot targets no longer checked", "pairs", n)
 	}
 	if err := m.save(); err != nil {
 		m.log.Error("saving the listing history", "err", err)
