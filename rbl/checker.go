@@ -128,6 +128,7 @@ func AdHocList(zone string, kind Kind) (*List, error) {
 type job struct {
 	idx    int
 	target Target
+	name   string // target.String(), shared by the target's results
 	list   *List
 }
 
@@ -160,54 +161,53 @@ func (c *Checker) Check(ctx context.Context, lists []*List, targets []Target) *R
 		}
 	}
 
-	// Jobs in target-major order, so consecutive lookups go to
-	// different zones.
-	var jobs []job
-	n := 0
+	// Results in target-major order, so consecutive lookups go to
+	// different zones. Lookups are fed to the workers as they are
+	// generated: no job list the size of the cycle.
+	n, queries := 0, 0
 	for _, t := range targets {
-		for _, l := range lists {
+		for li, l := range lists {
 			if t.Applies(l) {
 				n++
+				if healthy[li] {
+					queries++
+				}
 			}
 		}
 	}
 	rep.Results = make([]Result, n)
-	jobs = make([]job, 0, n)
-	n = 0
-	for _, t := range targets {
-		for li, l := range lists {
-			if !t.Applies(l) {
-				continue
-			}
-			if !healthy[li] {
-				z := rep.Zones[li]
-				rep.Results[n] = Result{Target: t.String(), Zone: l.Zone, List: l.Name, Status: StatusError,
-					Error: ErrZoneUnhealthy, Detail: "zone failed its health probe: " + z.Detail, Checked: rep.Started}
-			} else {
-				jobs = append(jobs, job{idx: n, target: t, list: l})
-			}
-			n++
-		}
-	}
 
 	var pace *rate.Limiter
-	if c.cfg.Spread > 0 && len(jobs) > 0 {
-		pace = rate.NewLimiter(rate.Limit(float64(len(jobs))/c.cfg.Spread.Seconds()), 1)
+	if c.cfg.Spread > 0 && queries > 0 {
+		pace = rate.NewLimiter(rate.Limit(float64(queries)/c.cfg.Spread.Seconds()), 1)
 	}
-	workers := min(c.cfg.Concurrency, len(jobs))
+	workers := min(c.cfg.Concurrency, queries)
 	ch := make(chan job, workers)
 	for range workers {
 		wg.Go(func() {
 			for j := range ch {
-				rep.Results[j.idx] = c.lookup(ctx, pace, j.target, j.list)
+				rep.Results[j.idx] = c.lookup(ctx, pace, j.target, j.name, j.list)
 			}
 		})
 	}
-	for _, j := range jobs {
-		ch <- j
+	n = 0
+	for _, t := range targets {
+		name := t.String()
+		for li, l := range lists {
+			if !t.Applies(l) {
+				continue
+			}
+			if healthy[li] {
+				ch <- job{idx: n, target: t, name: name, list: l}
+			} else {
+				z := rep.Zones[li]
+				rep.Results[n] = Result{Target: name, Zone: l.Zone, List: l.Name, Status: StatusError,
+					Error: ErrZoneUnhealthy, Detail: "zone failed its health probe: " + z.Detail, Checked: rep.Started}
+			}
+			n++
+		}
 	}
 	close(ch)
-
 	wg.Wait()
 
 	seen := map[string]bool{}
@@ -253,9 +253,9 @@ func (c *Checker) limiter(l *List) *rate.Limiter {
 
 // lookup does one (target, list) lookup: A records, interpretation and,
 // for listings and explained errors, the TXT record.
-func (c *Checker) lookup(ctx context.Context, pace *rate.Limiter, t Target, l *List) Result {
+func (c *Checker) lookup(ctx context.Context, pace *rate.Limiter, t Target, name string, l *List) Result {
 	res := c.query(ctx, pace, t, l)
-	res.Target = t.String()
+	res.Target = name
 	res.Checked = c.cfg.Now()
 	return res
 }

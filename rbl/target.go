@@ -43,13 +43,28 @@ func (t Target) String() string {
 // MaxExpand each) and domain names. Every bad argument is reported.
 // Duplicates are dropped, order is kept.
 func ParseTargets(args []string) ([]Target, error) {
-	var out []Target
-	seen := map[Target]bool{}
-	add := func(t Target) {
-		if !seen[t] {
-			seen[t] = true
-			out = append(out, t)
+	// Addresses of one prefix are distinct: duplicates can only come
+	// from another argument, so a single argument needs no set.
+	size := 0
+	for _, arg := range args {
+		size++
+		if p, err := netip.ParsePrefix(strings.TrimSpace(arg)); err == nil && p.Addr().BitLen()-p.Bits() <= 16 {
+			size += 1<<(p.Addr().BitLen()-p.Bits()) - 1
 		}
+	}
+	out := make([]Target, 0, min(size, 4*MaxExpand))
+	var seen map[Target]bool
+	if len(args) > 1 {
+		seen = make(map[Target]bool, min(size, 4*MaxExpand))
+	}
+	add := func(t Target) {
+		if seen != nil {
+			if seen[t] {
+				return
+			}
+			seen[t] = true
+		}
+		out = append(out, t)
 	}
 	var errs []error
 	for _, arg := range args {

@@ -121,7 +121,7 @@ func cmdConfig(args []string, stdout, _ io.Writer) error {
 	}
 	cfg.Describe(stdout)
 	if cfg.RBL.Enabled {
-		setup, err := newRBLSetup(cfg, nil, nil)
+		setup, err := newRBLSetup(cfg, nil, nil, 0)
 		if err != nil {
 			return err
 		}

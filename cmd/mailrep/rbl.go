@@ -107,7 +107,9 @@ func cmdRBLCheck(args []string, stdout, stderr io.Writer) error {
 			return usagef("no targets: give IPs, CIDRs or domains, or configure rbl.targets")
 		}
 	}
-	setup, err := newRBLSetup(cfg, lists, targets)
+	// One run asks each name once: a cache the size of the run would
+	// only hold memory. Keep enough for the probes and TXT follow-ups.
+	setup, err := newRBLSetup(cfg, lists, targets, oneShotCache)
 	if err != nil {
 		return err
 	}
@@ -312,6 +314,9 @@ func codesMeanings(r *rbl.Result) string {
 	return strings.Join(parts, "; ")
 }
 
+// oneShotCache is the DNS cache size of a single "rbl check" run.
+const oneShotCache = 4096
+
 // resolvConf is where the resolvers come from when rbl.resolvers is empty.
 const resolvConf = "/etc/resolv.conf"
 
@@ -328,7 +333,7 @@ type rblSetup struct {
 // newRBLSetup resolves the configured lists. only, when not empty,
 // restricts the check to those lists (names or zones); a zone the
 // catalog does not know becomes an ad hoc list of the targets' kind.
-func newRBLSetup(cfg *config.Config, only []string, targets []rbl.Target) (*rblSetup, error) {
+func newRBLSetup(cfg *config.Config, only []string, targets []rbl.Target, cacheSize int) (*rblSetup, error) {
 	rc := &cfg.RBL
 	cat, err := rbl.DefaultCatalog()
 	if err != nil {
@@ -398,7 +403,7 @@ func newRBLSetup(cfg *config.Config, only []string, targets []rbl.Target) (*rblS
 		}
 	}
 	findings = append(findings, rbl.ResolverFindings(lists, resolvers)...)
-	client, err := rbl.NewClient(rbl.ClientConfig{Servers: resolvers, Timeout: rc.Timeout, Attempts: rc.Attempts})
+	client, err := rbl.NewClient(rbl.ClientConfig{Servers: resolvers, Timeout: rc.Timeout, Attempts: rc.Attempts, CacheSize: cacheSize})
 	if err != nil {
 		return nil, usageError{fmt.Errorf("rbl.resolvers: %w", err)}
 	}

@@ -64,7 +64,7 @@ type cycleInfo struct {
 }
 
 func newRBLMonitor(cfg *config.Config, store *state.Store, fromLogs func() ([]string, []string), logger *slog.Logger) (*rblMonitor, error) {
-	setup, err := newRBLSetup(cfg, nil, nil)
+	setup, err := newRBLSetup(cfg, nil, nil, 0)
 	if err != nil {
 		return nil, err
 	}
