@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,6 +54,15 @@ const (
 	maxConnUses = 256
 	// maxIdleConns bounds the idle UDP sockets kept per server.
 	maxIdleConns = 1024
+	// minRTO is the shortest retransmission timeout: unbound's lower
+	// bound (RTT_MIN_TIMEOUT), low enough that a query lost on a local
+	// server costs little, high enough not to resend to a resolver that
+	// is merely recursing.
+	minRTO = 50 * time.Millisecond
+	// initialRTO is the retransmission timeout before a server's round
+	// trip has been measured (RFC 6298 §2.1), capped by the attempt
+	// timeout.
+	initialRTO = time.Second
 	// maxCNAMEs bounds the CNAME chain followed in an answer.
 	maxCNAMEs = 8
 )
@@ -64,10 +74,12 @@ type ClientConfig struct {
 	// accepted too). Lookups go to the first server that has not been
 	// failing, and retries rotate through the others.
 	Servers []string
-	// Timeout is how long one attempt waits (DefaultTimeout). A lookup's
-	// context deadline shortens it.
+	// Timeout is how long one attempt waits for an answer
+	// (DefaultTimeout). A lookup's context deadline shortens it. Within
+	// an attempt, a UDP query is sent again whenever the server's
+	// measured retransmission timeout passes without an answer.
 	Timeout time.Duration
-	// Attempts is how many queries a lookup sends at most, over all
+	// Attempts is how many attempts a lookup makes at most, over all
 	// servers (DefaultAttempts).
 	Attempts int
 	// Backoff is the pause before the second attempt (DefaultBackoff); it
@@ -93,7 +105,11 @@ type ClientConfig struct {
 // a lookup takes a socket, sends, reads until the answer with its ID and
 // question arrives, and returns the socket. That costs two system calls
 // per query instead of the five of a socket per query, which is what
-// lets one checker do tens of thousands of lookups a second.
+// lets one checker do tens of thousands of lookups a second. A query
+// with no answer after the server's retransmission timeout (RFC 6298
+// estimate from measured round trips, at least 50ms) is sent again
+// within the same attempt, so a packet lost in a full server socket
+// buffer does not stall its lookup for the whole attempt timeout.
 type Client struct {
 	servers        []*server
 	timeout        time.Duration
@@ -117,6 +133,40 @@ type server struct {
 	// fails counts consecutive attempts that got no response; lookups
 	// start at the server with the fewest.
 	fails atomic.Int32
+	// srtt and rttvar estimate the round-trip time (RFC 6298 §2), in
+	// nanoseconds; srtt is 0 before the first measurement. Concurrent
+	// updates may lose one another, which an estimate can afford.
+	srtt, rttvar atomic.Int64
+}
+
+// rto is the retransmission timeout of a UDP query to s, RFC 6298's
+// SRTT + 4·RTTVAR, at least minRTO and at most limit (the attempt
+// timeout); initialRTO until a round trip has been measured.
+func (s *server) rto(limit time.Duration) time.Duration {
+	srtt := s.srtt.Load()
+	if srtt == 0 {
+		return min(initialRTO, limit)
+	}
+	return min(max(time.Duration(srtt+4*s.rttvar.Load()), minRTO), limit)
+}
+
+// observe adds a measured round trip to the estimate (RFC 6298 §2.2-2.3,
+// alpha 1/8, beta 1/4).
+func (s *server) observe(rtt time.Duration) {
+	r := max(int64(rtt), 1)
+	srtt := s.srtt.Load()
+	if srtt == 0 {
+		s.srtt.Store(r)
+		s.rttvar.Store(r / 2)
+		return
+	}
+	v := s.rttvar.Load()
+	d := srtt - r
+	if d < 0 {
+		d = -d
+	}
+	s.rttvar.Store(v - v/4 + d/4)
+	s.srtt.Store(srtt - srtt/8 + r/8)
 }
 
 type udpConn struct {
@@ -481,6 +531,14 @@ var aLongTimeAgo = time.Unix(1, 0)
 // response with the query's ID and question arrives. Responses with
 // another ID or question (late answers to earlier queries on the socket,
 // or spoofing attempts) are skipped.
+//
+// While it waits, it sends the same query again (same socket, same ID,
+// so an answer to either copy is taken) each time the server's
+// retransmission timeout passes, doubling the timeout each time, until
+// the attempt's deadline. A query lost in a full socket buffer (which
+// happens with hundreds of queries in flight to a single-threaded server
+// such as rbldnsd) then costs a round trip or so instead of the whole
+// attempt timeout.
 func (c *Client) exchangeUDP(ctx context.Context, srv *server, x *exchange) (m *dns.Msg, truncated bool, kind ErrorKind, err error) {
 	u, err := c.conn(ctx, srv)
 	if err != nil {
@@ -496,7 +554,13 @@ func (c *Client) exchangeUDP(ctx context.Context, srv *server, x *exchange) (m *
 		}
 		c.release(srv, u, keep)
 	}()
-	if err := u.SetDeadline(c.deadline(ctx)); err != nil {
+	deadline := c.deadline(ctx)
+	rto := srv.rto(c.timeout)
+	sent := time.Now()
+	if err := u.SetWriteDeadline(deadline); err != nil {
+		return nil, false, ErrNetwork, fmt.Errorf("udp %s: %w", srv.addr, err)
+	}
+	if err := u.SetReadDeadline(earlier(sent.Add(rto), deadline)); err != nil {
 		return nil, false, ErrNetwork, fmt.Errorf("udp %s: %w", srv.addr, err)
 	}
 	if ctx.Done() != nil {
@@ -507,12 +571,32 @@ func (c *Client) exchangeUDP(ctx context.Context, srv *server, x *exchange) (m *
 	if _, err := u.Write(x.wire); err != nil {
 		return nil, false, errorKindOf(ctx, err), fmt.Errorf("udp %s: %w", srv.addr, err)
 	}
+	retransmitted := false
 	bp := readBuffers.Get().(*[]byte)
 	defer readBuffers.Put(bp)
 	buf := *bp
 	for {
 		n, err := u.Read(buf)
 		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) && !ctxEnded(ctx) {
+				if now := time.Now(); now.Before(deadline) {
+					rto *= 2
+					retransmitted = true
+					if err := u.SetReadDeadline(earlier(now.Add(rto), deadline)); err != nil {
+						return nil, false, ErrNetwork, fmt.Errorf("udp %s: %w", srv.addr, err)
+					}
+					if ctx.Err() != nil {
+						// Cancelled between the check and the new
+						// deadline, which may have undone the
+						// cancellation's.
+						return nil, false, ErrTimeout, fmt.Errorf("udp %s: %w", srv.addr, ctx.Err())
+					}
+					if _, err := u.Write(x.wire); err != nil {
+						return nil, false, errorKindOf(ctx, err), fmt.Errorf("udp %s: %w", srv.addr, err)
+					}
+					continue
+				}
+			}
 			if ctxEnded(ctx) {
 				err = ctxErr(ctx)
 			}
@@ -529,9 +613,21 @@ func (c *Client) exchangeUDP(ctx context.Context, srv *server, x *exchange) (m *
 		if !m.Response || !questionMatches(m, x.name, x.qtype) {
 			continue
 		}
+		if !retransmitted {
+			// Karn's rule: after a retransmission the round trip is
+			// ambiguous, so it is not measured.
+			srv.observe(time.Since(sent))
+		}
 		keep = true
 		return m, m.Truncated || n == len(buf), "", nil
 	}
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // exchangeTCP sends x over a new TCP connection.

@@ -130,6 +130,35 @@ func TestClientTimeout(t *testing.T) {
 	}
 }
 
+func TestClientRetransmitsWithinAttempt(t *testing.T) {
+	s := dnsfault.Start(t)
+	s.Set("*.zen.test.", dnsfault.Response{A: dnsfault.Addrs("127.0.0.2")})
+	s.Set("lost.zen.test.", dnsfault.Response{A: dnsfault.Addrs("127.0.0.3"), Fault: dnsfault.DropFirst})
+	c := newTestClient(t, ClientConfig{Timeout: 5 * time.Second, Attempts: 1}, s.Addr)
+	ctx := context.Background()
+	// Measure the round trip first: before that, the retransmission
+	// timeout is a second.
+	for i := range 5 {
+		if _, err := c.Lookup(ctx, fmt.Sprintf("%d.zen.test.", i), dns.TypeA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	a, err := c.Lookup(ctx, "lost.zen.test.", dns.TypeA)
+	elapsed := time.Since(start)
+	if err != nil || !slices.Equal(a.A, dnsfault.Addrs("127.0.0.3")) {
+		t.Fatalf("answer %+v, err %v", a, err)
+	}
+	if n := s.QueriesFor("lost.zen.test."); n != 2 {
+		t.Errorf("server saw %d queries, want 2 (one lost, one resent)", n)
+	}
+	// The resend comes after the retransmission timeout (at least
+	// minRTO), long before the 5s attempt timeout.
+	if elapsed < minRTO || elapsed > 2*time.Second {
+		t.Errorf("answered after %v, want between %v and a few round trips more", elapsed, minRTO)
+	}
+}
+
 func TestClientWrongIDAndGarbage(t *testing.T) {
 	s := dnsfault.Start(t)
 	s.Set("wrong-id.test.", dnsfault.Response{A: dnsfault.Addrs("127.0.0.2"), Fault: dnsfault.WrongID})

@@ -33,13 +33,16 @@ import (
 // Fault is a set of misbehaviours. Faults combine with |.
 type Fault uint
 
-// The faults, in the order they take effect: Drop wins over everything,
+// The faults, in the order they take effect: Drop and DropFirst win over everything,
 // WrongID and Garbage replace the answer, ServFail and Refused replace
 // the response code, RewriteNXDOMAIN changes an NXDOMAIN answer, and
 // Truncate applies to whatever is sent over UDP.
 const (
 	// Drop never answers: the client times out.
 	Drop Fault = 1 << iota
+	// DropFirst does not answer the first query for a name (since the
+	// last ResetCounts), as if it was lost; later ones are answered.
+	DropFirst
 	// WrongID answers with a message ID that is not the query's.
 	WrongID
 	// Garbage answers with the query's ID followed by bytes that are not
@@ -270,6 +273,7 @@ func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 
 	s.mu.Lock()
 	s.counts[qname]++
+	first := s.counts[qname] == 1
 	r, zone, found := s.lookup(qname)
 	fault := s.fault | r.Fault
 	delay := s.delay + r.Delay
@@ -299,7 +303,7 @@ func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 
 	switch {
-	case fault&Drop != 0:
+	case fault&Drop != 0, fault&DropFirst != 0 && first:
 		return
 	case fault&WrongID != 0:
 		m.Id = req.Id + 1

@@ -146,6 +146,13 @@ func TestFaults(t *testing.T) {
 	if _, err := exchange(t, s, "udp", "dropped.test.", dns.TypeA); !isTimeout(err) {
 		t.Errorf("Drop: err = %v, want a timeout", err)
 	}
+	s.Set("lossy.test.", Response{A: Addrs("127.0.0.2"), Fault: DropFirst})
+	if _, err := exchange(t, s, "udp", "lossy.test.", dns.TypeA); !isTimeout(err) {
+		t.Errorf("DropFirst, first query: err = %v, want a timeout", err)
+	}
+	if r := mustExchange(t, s, "udp", "lossy.test.", dns.TypeA); len(r.Answer) != 1 {
+		t.Errorf("DropFirst, second query: answer %v", r.Answer)
+	}
 	s.Set("dropped.test.", Response{Fault: WrongID})
 	if r := rawExchange(t, s, "dropped.test.", 0x1234); r.Id == 0x1234 || len(r.Answer) != 0 {
 		t.Errorf("WrongID: answer has ID %#x, want another", r.Id)
