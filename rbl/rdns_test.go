@@ -40,7 +40,7 @@ func TestGenericName(t *testing.T) {
 		{"adsl-lyon.example.fr", v4, true},
 		{"dhcp-44.campus.example.edu", v4, true},
 		{"mail.customer.example", v4, false}, // "customer" is the domain
-		{"mx-113-7.example.net", v4, false},   // two octets are not enough
+		{"mx-113-7.example.net", v4, false},  // two octets are not enough
 		{"cpe.customer.example.net", v4, true},
 		{"203-0-113-8.example.net", v4, true}, // some address
 		{"10-0-113-7.example.net", v4, true},  // last three octets
