@@ -63,6 +63,11 @@ const (
 	// trip has been measured (RFC 6298 §2.1), capped by the attempt
 	// timeout.
 	initialRTO = time.Second
+	// shunTime is how long a server that failed an attempt is not asked
+	// first (it is still asked on retries): long enough that a dead
+	// primary costs one timeout now and then rather than one per lookup,
+	// short enough that a recovered one is back soon.
+	shunTime = 30 * time.Second
 	// maxCNAMEs bounds the CNAME chain followed in an answer.
 	maxCNAMEs = 8
 )
@@ -71,8 +76,9 @@ const (
 type ClientConfig struct {
 	// Servers are the resolvers, as host:port; a host without a port gets
 	// port 53, and an IPv6 address is written [::1]:53 (a bare "::1" is
-	// accepted too). Lookups go to the first server that has not been
-	// failing, and retries rotate through the others.
+	// accepted too). Lookups go to the first server that has not failed
+	// an attempt in the last 30 seconds; retries rotate through the
+	// others.
 	Servers []string
 	// Timeout is how long one attempt waits for an answer
 	// (DefaultTimeout). A lookup's context deadline shortens it. Within
@@ -130,9 +136,10 @@ type Client struct {
 type server struct {
 	addr string
 	idle chan *udpConn
-	// fails counts consecutive attempts that got no response; lookups
-	// start at the server with the fewest.
-	fails atomic.Int32
+	// shunnedUntil is when the server may be asked first again after an
+	// attempt that got no response from it, on the Client's monotonic
+	// clock; 0 when it has not failed since its last response.
+	shunnedUntil atomic.Int64
 	// srtt and rttvar estimate the round-trip time (RFC 6298 §2), in
 	// nanoseconds; srtt is 0 before the first measurement. Concurrent
 	// updates may lose one another, which an estimate can afford.
@@ -379,6 +386,9 @@ func (c *Client) cacheTTL(a Answer, err error) time.Duration {
 
 // resolve sends the query, with retries, and converts the response.
 func (c *Client) resolve(ctx context.Context, name string, qtype uint16) (Answer, error) {
+	if err := ctx.Err(); err != nil {
+		return Answer{}, &LookupError{Name: name, Kind: ErrTimeout, Err: err}
+	}
 	q := new(dns.Msg)
 	q.SetQuestion(name, qtype)
 	q.SetEdns0(EDNSBufferSize, false)
@@ -386,7 +396,7 @@ func (c *Client) resolve(ctx context.Context, name string, qtype uint16) (Answer
 	if err != nil {
 		return Answer{}, &LookupError{Name: name, Kind: ErrBadAnswer, Err: fmt.Errorf("cannot build the query: %w", err)}
 	}
-	x := exchange{name: name, qtype: qtype, query: q, wire: wire}
+	x := request{name: name, qtype: qtype, query: q, wire: wire}
 
 	var (
 		resp       *dns.Msg // the last SERVFAIL or REFUSED
@@ -404,7 +414,7 @@ func (c *Client) resolve(ctx context.Context, name string, qtype uint16) (Answer
 		srv := c.servers[(start+i)%len(c.servers)]
 		m, tcp, kind, err := c.exchange(ctx, srv, &x)
 		if err != nil {
-			srv.fails.Add(1)
+			srv.shunnedUntil.Store(int64(c.now() + shunTime))
 			lastErr, lastKind, lastServer = err, kind, srv.addr
 			c.log.Debug("dns attempt failed", "name", name, "type", dns.TypeToString[qtype],
 				"server", srv.addr, "attempt", i+1, "kind", kind, "err", err)
@@ -413,7 +423,7 @@ func (c *Client) resolve(ctx context.Context, name string, qtype uint16) (Answer
 			}
 			continue
 		}
-		srv.fails.Store(0)
+		srv.shunnedUntil.Store(0)
 		if m.Rcode == dns.RcodeServerFailure || m.Rcode == dns.RcodeRefused {
 			resp, respServer, respTCP = m, srv.addr, tcp
 			c.log.Debug("dns attempt failed", "name", name, "type", dns.TypeToString[qtype],
@@ -435,13 +445,15 @@ func (c *Client) resolve(ctx context.Context, name string, qtype uint16) (Answer
 	return Answer{}, &LookupError{Name: name, Server: lastServer, Kind: lastKind, Err: lastErr}
 }
 
-// firstServer returns the index of the server with the fewest
-// consecutive failures (the first of those in configuration order).
+// firstServer returns the index of the server a lookup asks first: the
+// first in configuration order that is not shunned for a recent failure,
+// or, when all are, the one whose shunning ends first.
 func (c *Client) firstServer() int {
-	best, bestFails := 0, c.servers[0].fails.Load()
-	for i := 1; i < len(c.servers) && bestFails > 0; i++ {
-		if f := c.servers[i].fails.Load(); f < bestFails {
-			best, bestFails = i, f
+	now := int64(c.now())
+	best, bestUntil := 0, c.servers[0].shunnedUntil.Load()
+	for i := 1; i < len(c.servers) && bestUntil > now; i++ {
+		if u := c.servers[i].shunnedUntil.Load(); u < bestUntil {
+			best, bestUntil = i, u
 		}
 	}
 	return best
@@ -471,8 +483,8 @@ func (c *Client) pause(ctx context.Context, i int) bool {
 	}
 }
 
-// exchange is one lookup's query, reused by its attempts.
-type exchange struct {
+// request is one lookup's query, reused by its attempts.
+type request struct {
 	name  string
 	qtype uint16
 	query *dns.Msg
@@ -485,7 +497,7 @@ type exchange struct {
 // truncated. A FORMERR to a query with EDNS0 is retried at once without
 // it (RFC 6891 §7). It returns the response, whether it came over TCP,
 // or the kind of failure.
-func (c *Client) exchange(ctx context.Context, srv *server, x *exchange) (*dns.Msg, bool, ErrorKind, error) {
+func (c *Client) exchange(ctx context.Context, srv *server, x *request) (*dns.Msg, bool, ErrorKind, error) {
 	for {
 		m, truncated, kind, err := c.exchangeUDP(ctx, srv, x)
 		if err != nil {
@@ -539,7 +551,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 // happens with hundreds of queries in flight to a single-threaded server
 // such as rbldnsd) then costs a round trip or so instead of the whole
 // attempt timeout.
-func (c *Client) exchangeUDP(ctx context.Context, srv *server, x *exchange) (m *dns.Msg, truncated bool, kind ErrorKind, err error) {
+func (c *Client) exchangeUDP(ctx context.Context, srv *server, x *request) (m *dns.Msg, truncated bool, kind ErrorKind, err error) {
 	u, err := c.conn(ctx, srv)
 	if err != nil {
 		return nil, false, errorKindOf(ctx, err), fmt.Errorf("dial %s: %w", srv.addr, err)
@@ -631,7 +643,7 @@ func earlier(a, b time.Time) time.Time {
 }
 
 // exchangeTCP sends x over a new TCP connection.
-func (c *Client) exchangeTCP(ctx context.Context, srv *server, x *exchange) (*dns.Msg, ErrorKind, error) {
+func (c *Client) exchangeTCP(ctx context.Context, srv *server, x *request) (*dns.Msg, ErrorKind, error) {
 	deadline := c.deadline(ctx)
 	d := net.Dialer{Deadline: deadline}
 	conn, err := d.DialContext(ctx, "tcp", srv.addr)

@@ -214,9 +214,29 @@ func TestClientFailover(t *testing.T) {
 	})
 	t.Run("silent", func(t *testing.T) {
 		c := newTestClient(t, ClientConfig{Timeout: 100 * time.Millisecond}, silent.Addr, alive.Addr)
+		var now time.Duration
+		c.now = func() time.Duration { return now }
 		a, err := c.Lookup(context.Background(), "2.0.0.127.zen.test.", dns.TypeA)
 		if err != nil || a.Server != alive.Addr {
 			t.Fatalf("answer %+v, err %v; want the second server's answer", a, err)
+		}
+		// The silent server is not asked first for shunTime, then it is
+		// given another chance.
+		lookup := func(name string) {
+			t.Helper()
+			if a, err := c.Lookup(context.Background(), name, dns.TypeA); err != nil || a.Server != alive.Addr {
+				t.Fatalf("%s: answer %+v, err %v", name, a, err)
+			}
+		}
+		now += shunTime - time.Second
+		lookup("3.0.0.127.zen.test.")
+		if n := silent.QueriesFor("3.0.0.127.zen.test."); n != 0 {
+			t.Errorf("shunned server asked %d times", n)
+		}
+		now += 2 * time.Second
+		lookup("4.0.0.127.zen.test.")
+		if n := silent.QueriesFor("4.0.0.127.zen.test."); n != 1 {
+			t.Errorf("server asked %d times after its shunning ended, want 1", n)
 		}
 	})
 	t.Run("all refused", func(t *testing.T) {
