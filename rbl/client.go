@@ -414,13 +414,14 @@ func (c *Client) resolve(ctx context.Context, name string, qtype uint16) (Answer
 		srv := c.servers[(start+i)%len(c.servers)]
 		m, tcp, kind, err := c.exchange(ctx, srv, &x)
 		if err != nil {
-			srv.shunnedUntil.Store(int64(c.now() + shunTime))
 			lastErr, lastKind, lastServer = err, kind, srv.addr
-			c.log.Debug("dns attempt failed", "name", name, "type", dns.TypeToString[qtype],
-				"server", srv.addr, "attempt", i+1, "kind", kind, "err", err)
 			if ctxEnded(ctx) {
+				// The caller gave up; the server may be fine.
 				break
 			}
+			srv.shunnedUntil.Store(int64(c.now() + shunTime))
+			c.log.Debug("dns attempt failed", "name", name, "type", dns.TypeToString[qtype],
+				"server", srv.addr, "attempt", i+1, "kind", kind, "err", err)
 			continue
 		}
 		srv.shunnedUntil.Store(0)
