@@ -27,6 +27,8 @@ type CheckerConfig struct {
 	Spread time.Duration
 	// NoTXT skips the TXT lookup that explains a listing.
 	NoTXT bool
+	// RDNS adds a reverse-DNS check (CheckRDNS) of every IP target.
+	RDNS bool
 	// Logger receives a line per failed zone; nil discards.
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -65,6 +67,8 @@ type Report struct {
 	Results []Result `json:"results"`
 	// Zones holds each list's health probe.
 	Zones []ZoneHealth `json:"zones"`
+	// RDNS holds the reverse-DNS checks of IP targets, when enabled.
+	RDNS []RDNS `json:"rdns,omitempty"`
 	// Summary counts the results.
 	Summary Summary `json:"summary"`
 	// Started and Finished bracket the cycle.
@@ -87,6 +91,12 @@ type Summary struct {
 	Errors int `json:"errors"`
 	// UnhealthyZones counts zones that failed their probe.
 	UnhealthyZones int `json:"unhealthy_zones"`
+	// RDNSProblems counts IP targets whose reverse DNS was checked and
+	// found wanting (no PTR, not forward-confirmed, generic name);
+	// RDNSErrors those whose check failed. Neither changes ExitCode:
+	// the exit code answers "is it listed?".
+	RDNSProblems int `json:"rdns_problems"`
+	RDNSErrors   int `json:"rdns_errors"`
 }
 
 // Exit codes of a check, the Nagios plugin convention (DESIGN §5).
@@ -208,6 +218,10 @@ func (c *Checker) Check(ctx context.Context, lists []*List, targets []Target) *R
 		}
 	}
 	close(ch)
+
+	if c.cfg.RDNS {
+		rep.RDNS = c.rdns(ctx, targets)
+	}
 	wg.Wait()
 
 	seen := map[string]bool{}
@@ -225,10 +239,42 @@ func (c *Checker) Check(ctx context.Context, lists []*List, targets []Target) *R
 			rep.Summary.Clean++
 		}
 	}
+	for i := range rep.RDNS {
+		d := &rep.RDNS[i]
+		switch {
+		case d.Status == StatusError:
+			rep.Summary.RDNSErrors++
+		case !d.OK():
+			rep.Summary.RDNSProblems++
+		}
+	}
 	rep.Summary.Targets = len(seen)
 	rep.Summary.Zones = len(lists)
 	rep.Finished = c.cfg.Now()
 	return rep
+}
+
+// rdns checks every IP target's reverse DNS, a quarter of the lookup
+// concurrency at a time (each check is several lookups).
+func (c *Checker) rdns(ctx context.Context, targets []Target) []RDNS {
+	var ips []Target
+	for _, t := range targets {
+		if t.IsIP() {
+			ips = append(ips, t)
+		}
+	}
+	out := make([]RDNS, len(ips))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(1, c.cfg.Concurrency/4))
+	for i, t := range ips {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			out[i] = CheckRDNS(ctx, c.cfg.Resolver, t.Addr)
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // limiter returns the per-zone rate limiter of l, or nil.

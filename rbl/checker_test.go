@@ -3,6 +3,7 @@ package rbl
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,7 +45,7 @@ func (r *tableResolver) Lookup(ctx context.Context, name string, qtype uint16) (
 			return Answer{}, &LookupError{Name: name, Kind: ErrTimeout, Err: ctx.Err()}
 		}
 	}
-	key := name + "/" + dns.TypeToString[qtype]
+	key := dns.Fqdn(name) + "/" + dns.TypeToString[qtype]
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.names = append(r.names, key)
@@ -308,4 +309,36 @@ func BenchmarkCheckTable(b *testing.B) {
 		c.Check(context.Background(), []*List{l}, targets)
 	}
 	b.ReportMetric(float64(b.N*len(targets))/b.Elapsed().Seconds(), "checks/s")
+}
+
+func TestCheckerRDNS(t *testing.T) {
+	r := newTable()
+	l := testList(t, "bl", "bl.example", KindIP)
+	r.healthy("bl.example", KindIP)
+	r.answers["7.113.0.203.in-addr.arpa./PTR"] = Answer{Names: []string{"mail.example.net"}}
+	r.answers["mail.example.net./A"] = Answer{A: addrs("203.0.113.7")}
+	r.answers["8.113.0.203.in-addr.arpa./PTR"] = Answer{Names: []string{"203-0-113-8.dyn.example.net"}}
+	r.answers["203-0-113-8.dyn.example.net./A"] = Answer{A: addrs("203.0.113.8")}
+	r.answers["9.113.0.203.in-addr.arpa./PTR"] = Answer{Rcode: dns.RcodeServerFailure}
+	targets, _ := ParseTargets([]string{"203.0.113.7", "203.0.113.8", "203.0.113.9", "203.0.113.10", "example.org"})
+	rep := NewChecker(CheckerConfig{Resolver: r, RDNS: true}).Check(context.Background(), []*List{l}, targets)
+	if len(rep.RDNS) != 4 {
+		t.Fatalf("%d rDNS checks, want one per IP target (4): %+v", len(rep.RDNS), rep.RDNS)
+	}
+	got := map[string]string{}
+	for _, d := range rep.RDNS {
+		got[d.Addr.String()] = fmt.Sprintf("%s ok=%v generic=%v fcrdns=%v", d.Status, d.OK(), d.Generic, d.FCrDNS)
+	}
+	want := map[string]string{
+		"203.0.113.7":  "clean ok=true generic=false fcrdns=true",
+		"203.0.113.8":  "clean ok=false generic=true fcrdns=true",
+		"203.0.113.9":  "error ok=false generic=false fcrdns=false",
+		"203.0.113.10": "clean ok=false generic=false fcrdns=false",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("rDNS\n got %v\nwant %v", got, want)
+	}
+	if rep.Summary.RDNSProblems != 2 || rep.Summary.RDNSErrors != 1 || rep.ExitCode() != ExitClean {
+		t.Errorf("summary %+v exit %d", rep.Summary, rep.ExitCode())
+	}
 }

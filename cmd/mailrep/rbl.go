@@ -184,6 +184,10 @@ func writeRBLJSON(w *bufio.Writer, rep *rbl.Report) error {
 	if err := section("zones", len(rep.Zones), func(i int) any { return &rep.Zones[i] }); err != nil {
 		return err
 	}
+	w.WriteString(",\n")
+	if err := section("rdns", len(rep.RDNS), func(i int) any { return &rep.RDNS[i] }); err != nil {
+		return err
+	}
 	w.WriteString(",\n\"summary\":")
 	if err := enc.Encode(rep.Summary); err != nil {
 		return err
@@ -250,6 +254,10 @@ func writeRBLText(w io.Writer, rep *rbl.Report, lists []*rbl.List) {
 		return 2
 	}
 	slices.SortStableFunc(order, func(a, b *targetRows) int { return cmp.Compare(rank(a), rank(b)) })
+	rdns := map[string]*rbl.RDNS{}
+	for i := range rep.RDNS {
+		rdns[rep.RDNS[i].Addr.String()] = &rep.RDNS[i]
+	}
 
 	for _, t := range order {
 		switch {
@@ -258,7 +266,7 @@ func writeRBLText(w io.Writer, rep *rbl.Report, lists []*rbl.List) {
 		case t.errors > 0:
 			fmt.Fprintf(w, "%s  UNKNOWN: %d of %d lookups failed, not listed on the others\n", t.target, t.errors, len(t.rows))
 		default:
-			fmt.Fprintf(w, "%s  clean on %d lists\n", t.target, len(t.rows))
+			fmt.Fprintf(w, "%s  clean on %d lists%s\n", t.target, len(t.rows), rdnsText(rdns[t.target], "; rDNS "))
 			continue
 		}
 		slices.SortStableFunc(t.rows, func(a, b *rbl.Result) int { return cmp.Compare(rowRank(a), rowRank(b)) })
@@ -283,11 +291,14 @@ func writeRBLText(w io.Writer, rep *rbl.Report, lists []*rbl.List) {
 				fmt.Fprintf(w, "  %-7s %-16s %s\n", r.Status, r.List, r.Zone)
 			}
 		}
+		if d := rdns[t.target]; d != nil {
+			fmt.Fprintf(w, "  rDNS:   %s\n", rdnsText(d, ""))
+		}
 		fmt.Fprintln(w)
 	}
 	s := rep.Summary
-	fmt.Fprintf(w, "%d targets × %d lists: %d listed, %d clean, %d allow-listed, %d errors; %d zones unhealthy (%.1fs)\n",
-		s.Targets, s.Zones, s.Listed, s.Clean, s.Allowed, s.Errors, s.UnhealthyZones, rep.Finished.Sub(rep.Started).Seconds())
+	fmt.Fprintf(w, "%d targets × %d lists: %d listed, %d clean, %d allow-listed, %d errors; %d zones unhealthy%s (%.1fs)\n",
+		s.Targets, s.Zones, s.Listed, s.Clean, s.Allowed, s.Errors, s.UnhealthyZones, rdnsSummary(rep), rep.Finished.Sub(rep.Started).Seconds())
 }
 
 func rowRank(r *rbl.Result) int {
@@ -413,9 +424,9 @@ func newRBLSetup(cfg *config.Config, only []string, targets []rbl.Target, cacheS
 // checker returns a Checker over the setup's client with the configured
 // bounds.
 func (s *rblSetup) checker(cfg *config.Config, rdns bool) *rbl.Checker {
-	_ = rdns
 	return rbl.NewChecker(rbl.CheckerConfig{
 		Resolver:    s.client,
+		RDNS:        rdns,
 		Concurrency: cfg.RBL.Concurrency,
 		Rate:        float64(cfg.RBL.Rate),
 		Spread:      cfg.RBL.Spread,
@@ -442,4 +453,30 @@ func targetsKind(targets []rbl.Target) rbl.Kind {
 		return rbl.KindDomain
 	}
 	return rbl.KindIP
+}
+
+// rdnsText describes one reverse-DNS check on a line, after prefix.
+func rdnsText(d *rbl.RDNS, prefix string) string {
+	if d == nil {
+		return ""
+	}
+	switch {
+	case d.Status == rbl.StatusError:
+		return fmt.Sprintf("%snot determined (%s: %s)", prefix, d.Error, d.Detail)
+	case d.OK():
+		return fmt.Sprintf("%s%s (forward-confirmed)", prefix, strings.Join(d.PTR, ", "))
+	}
+	ptr := "no PTR"
+	if len(d.PTR) > 0 {
+		ptr = strings.Join(d.PTR, ", ")
+	}
+	return fmt.Sprintf("%s%s: PROBLEM: %s", prefix, ptr, strings.Join(d.Problems, "; "))
+}
+
+// rdnsSummary is the summary line's part about reverse DNS.
+func rdnsSummary(rep *rbl.Report) string {
+	if len(rep.RDNS) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; reverse DNS: %d with problems, %d undetermined of %d", rep.Summary.RDNSProblems, rep.Summary.RDNSErrors, len(rep.RDNS))
 }

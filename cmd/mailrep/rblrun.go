@@ -61,6 +61,7 @@ type cycleInfo struct {
 	Targets  int              `json:"targets"`
 	Summary  rbl.Summary      `json:"summary"`
 	Zones    []rbl.ZoneHealth `json:"zones"`
+	RDNS     []rbl.RDNS       `json:"rdns,omitempty"`
 }
 
 func newRBLMonitor(cfg *config.Config, store *state.Store, fromLogs func() ([]string, []string), logger *slog.Logger) (*rblMonitor, error) {
@@ -176,7 +177,7 @@ func (m *rblMonitor) cycle(ctx context.Context, names []string) {
 		m.log.Error("saving the listing history", "err", err)
 	}
 	info := &cycleInfo{Started: rep.Started, Finished: rep.Finished, Targets: rep.Summary.Targets,
-		Summary: rep.Summary, Zones: rep.Zones}
+		Summary: rep.Summary, Zones: rep.Zones, RDNS: rep.RDNS}
 	for _, l := range lists {
 		info.Lists = append(info.Lists, l.Name)
 	}
