@@ -169,6 +169,10 @@ type Event struct {
 	Threshold float64
 	Spam      bool
 	Rules     []RuleHit
+	// RulesUnscored says Rules name the rules that fired without their
+	// scores (spamd, old rspamd formats); rescoring takes the scores from
+	// a score table.
+	RulesUnscored bool
 
 	// Undo marks a correction: the ledger subtracts this outcome instead of
 	// adding it (used when a reception turns out to be a content-filter hop).
