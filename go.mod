@@ -3,6 +3,7 @@ module github.com/mailrep/mailrep
 go 1.26.8
 
 require (
+	github.com/fsnotify/fsnotify v1.6.0
 	github.com/miekg/dns v1.1.73
 	github.com/nxadm/tail v1.4.11
 	github.com/robfig/cron/v3 v3.0.1
@@ -12,7 +13,6 @@ require (
 )
 
 require (
-	github.com/fsnotify/fsnotify v1.6.0 // indirect
 	golang.org/x/net v0.57.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 	gopkg.in/tomb.v1 v1.0.0-20141024135613-dd632973f1e7 // indirect

@@ -3,6 +3,7 @@ package queue
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -424,16 +425,16 @@ func (p *pfParser) firstHeader(d []byte, endsLine bool) {
 func (p *pfParser) finish() {
 	q, a := p.q, &p.attrs
 	q.AuthUser, q.AuthMethod = a.saslUser, a.saslMethod
-	addr := cmp(a.logAddr, a.addr)
+	addr := cmp.Or(a.logAddr, a.addr)
 	if ip, err := netip.ParseAddr(addr); err == nil {
 		q.ClientIP = ip.Unmap()
 	}
-	q.ClientHost = cmp(a.logName, a.name)
+	q.ClientHost = cmp.Or(a.logName, a.name)
 	if q.ClientHost == "unknown" {
 		q.ClientHost = ""
 	}
-	q.HELO = cmp(a.logHelo, a.helo)
-	q.Protocol = cmp(a.logProto, a.proto)
+	q.HELO = cmp.Or(a.logHelo, a.helo)
+	q.Protocol = cmp.Or(a.logProto, a.proto)
 	if ip, err := netip.ParseAddr(a.serverAddr); err == nil {
 		if port, err := strconv.ParseUint(a.serverPort, 10, 16); err == nil {
 			q.ServerAddr = netip.AddrPortFrom(ip.Unmap(), uint16(port))
@@ -498,14 +499,6 @@ func lenBytes(n int) int64 {
 	b := int64(1)
 	for n >>= 7; n > 0; n >>= 7 {
 		b++
-	}
-	return b
-}
-
-// cmp returns the first non-empty string.
-func cmp(a, b string) string {
-	if a != "" {
-		return a
 	}
 	return b
 }
