@@ -15,7 +15,9 @@ import (
 	"github.com/mailrep/mailrep/ingest/correlate"
 	"github.com/mailrep/mailrep/ingest/exim"
 	"github.com/mailrep/mailrep/ingest/postfix"
+	"github.com/mailrep/mailrep/ingest/rspamd"
 	"github.com/mailrep/mailrep/ingest/sendmail"
+	"github.com/mailrep/mailrep/ingest/spamd"
 	"github.com/mailrep/mailrep/ingest/syslog"
 )
 
@@ -29,6 +31,8 @@ type Pipeline struct {
 	postfix ingest.Parser
 	exim    ingest.Parser
 	smail   ingest.Parser
+	spamd   ingest.Parser
+	rspamd  ingest.Parser
 	route   map[string]ingest.Parser // program → parser (nil: not ours)
 	stats   ingest.LineStats
 	events  []ingest.Event
@@ -60,6 +64,8 @@ func New(cc correlate.Config, sink correlate.Sink, logger *slog.Logger) *Pipelin
 		postfix: postfix.New(),
 		exim:    exim.New(),
 		smail:   sendmail.New(),
+		spamd:   spamd.New(),
+		rspamd:  rspamd.New(),
 		route:   make(map[string]ingest.Parser),
 
 		MaxSamples: DefaultSamples,
@@ -83,6 +89,7 @@ type Input struct {
 	p    *Pipeline
 	name string
 	hdr  syslog.Parser
+	sa   spamd.FileHeader // spamd's own log file (spamd -s FILE)
 	n    int64
 	rec  ingest.Record
 }
@@ -103,7 +110,7 @@ type InputOptions struct {
 func (p *Pipeline) Input(name string, o InputOptions) *Input {
 	return &Input{p: p, name: name, hdr: syslog.Parser{
 		DefaultHost: o.Host, Ref: o.Ref, Year: o.Year, Location: o.Location,
-	}}
+	}, sa: spamd.FileHeader{Host: o.Host, Location: o.Location}}
 }
 
 // Name returns the input's name.
@@ -130,7 +137,7 @@ func (in *Input) Line(line string, tooLong bool) {
 		return
 	}
 	rec := &in.rec
-	if err := in.hdr.Parse(line, rec); err != nil {
+	if err := in.hdr.Parse(line, rec); err != nil && !in.sa.Parse(line, rec) {
 		p.malformed(in, err)
 		return
 	}
@@ -174,6 +181,10 @@ func (p *Pipeline) routeFor(program string) ingest.Parser {
 		return p.exim
 	case sendmail.Owns(program):
 		return p.smail
+	case spamd.Owns(program):
+		return p.spamd
+	case rspamd.Owns(program):
+		return p.rspamd
 	}
 	return nil
 }
