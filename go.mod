@@ -3,6 +3,7 @@ module github.com/mailrep/mailrep
 go 1.26.8
 
 require (
+	github.com/dlclark/regexp2 v1.12.0
 	github.com/fsnotify/fsnotify v1.6.0
 	github.com/miekg/dns v1.1.73
 	github.com/nxadm/tail v1.4.11
