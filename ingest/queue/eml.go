@@ -35,10 +35,12 @@ func ReadEML(path string, maxContent int64) (*Queued, error) {
 	}
 	_, q.Inode = fileID(st)
 	c := content{limit: max(maxContent, 0)}
-	if c.limit > 0 {
-		n := min(c.limit, st.Size())
-		c.buf = make([]byte, 0, n)
-		if _, err := io.Copy(contentWriter{&c}, io.LimitReader(f, c.limit)); err != nil {
+	if n := min(c.limit, st.Size()); n > 0 {
+		c.buf = make([]byte, n)
+		got, err := io.ReadFull(f, c.buf)
+		c.buf = c.buf[:got]
+		c.size = int64(got)
+		if err != nil && err != io.ErrUnexpectedEOF {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 	}

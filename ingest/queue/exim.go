@@ -40,7 +40,9 @@ const eximMaxLine = 1 << 16
 func ParseEximHeader(r io.Reader, maxContent int64) (*Queued, error) {
 	q := &Queued{Kind: KindExim, LocalUID: -1}
 	c := content{limit: max(maxContent, 0)}
-	if err := parseEximHeader(bufio.NewReaderSize(r, 8<<10), q, &c, true); err != nil {
+	br := getReader(r)
+	defer putReader(br)
+	if err := parseEximHeader(br, q, &c, true); err != nil {
 		return nil, err
 	}
 	c.finish(q)
@@ -389,7 +391,11 @@ func ReadExim(hPath string, maxContent int64) (*Queued, error) {
 	}
 	q := &Queued{Kind: KindExim, LocalUID: -1, Path: hPath}
 	c := content{limit: max(maxContent, 0)}
-	if err := parseEximHeader(bufio.NewReaderSize(hf, 8<<10), q, &c, maxContent > 0); err != nil {
+	c.reserve(hst.Size())
+	br := getReader(hf)
+	err = parseEximHeader(br, q, &c, maxContent > 0)
+	putReader(br)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", hPath, err)
 	}
 	if want := filepath.Base(hPath); want != q.QueueID+"-H" {
@@ -415,31 +421,26 @@ func ReadExim(hPath string, maxContent int64) (*Queued, error) {
 		q.Content, q.ContentSize, q.Truncated = nil, 0, true
 		return q, nil
 	}
-	br := bufio.NewReaderSize(df, 32<<10)
-	first, err := br.ReadString('\n')
-	if err != nil || first != q.QueueID+"-D\n" {
-		return nil, fmt.Errorf("%s: %w: first line %q", dPath, ErrMalformed, clip(first))
+	// The first line names the file; the body follows.
+	first := make([]byte, len(q.QueueID)+3)
+	if _, err := io.ReadFull(df, first); err != nil || string(first) != q.QueueID+"-D\n" {
+		return nil, fmt.Errorf("%s: %w: first line %q", dPath, ErrMalformed, clip(string(first)))
 	}
 	c.writeByte('\n') // the blank line between headers and body
 	body := dst.Size() - int64(len(first))
-	room := c.limit - int64(len(c.buf))
-	if room > 0 {
-		kept, err := io.Copy(contentWriter{&c}, io.LimitReader(br, room))
-		if err != nil {
+	c.reserve(body)
+	if room := min(c.limit-int64(len(c.buf)), body); room > 0 {
+		n := len(c.buf)
+		c.buf = c.buf[:n+int(room)]
+		got, err := io.ReadFull(df, c.buf[n:])
+		c.buf = c.buf[:n+got]
+		if err != nil && err != io.ErrUnexpectedEOF {
 			return nil, fmt.Errorf("%s: %w", dPath, err)
 		}
-		body -= kept
 	}
 	c.size += max(body, 0)
 	c.finish(q)
 	return q, nil
-}
-
-type contentWriter struct{ c *content }
-
-func (w contentWriter) Write(p []byte) (int, error) {
-	w.c.write(p)
-	return len(p), nil
 }
 
 // validEximID accepts Exim message ids: three base-62 groups separated by

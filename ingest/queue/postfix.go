@@ -59,7 +59,7 @@ type recReader struct {
 }
 
 func newRecReader(src io.ReadSeeker, size int64) *recReader {
-	return &recReader{src: src, br: bufio.NewReaderSize(src, 16<<10), size: size}
+	return &recReader{src: src, br: getReader(src), size: size}
 }
 
 // next reads a record's type and length; the caller then reads or skips the
@@ -101,6 +101,15 @@ func (r *recReader) data(dst []byte, n int) ([]byte, error) {
 	}
 	r.off += int64(n)
 	return dst, nil
+}
+
+// fill reads len(dst) bytes of record data into dst.
+func (r *recReader) fill(dst []byte) error {
+	if _, err := io.ReadFull(r.br, dst); err != nil {
+		return fmt.Errorf("%w: end of file in record data", ErrIncomplete)
+	}
+	r.off += int64(len(dst))
+	return nil
 }
 
 // skip passes over n bytes of record data, seeking when that is cheaper.
@@ -150,8 +159,14 @@ func ParsePostfix(r io.ReadSeeker, maxContent int64) (*Queued, error) {
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("postfix queue file: %w", err)
 	}
+	return parsePostfix(r, size, maxContent)
+}
+
+// parsePostfix parses a queue file of the given size read from its start.
+func parsePostfix(r io.ReadSeeker, size, maxContent int64) (*Queued, error) {
 	q := &Queued{Kind: KindPostfix, LocalUID: -1, Size: size}
 	p := pfParser{rr: newRecReader(r, size), q: q, c: content{limit: max(maxContent, 0)}}
+	defer putReader(p.rr.br)
 	if err := p.run(); err != nil {
 		return nil, err
 	}
@@ -271,6 +286,7 @@ func (p *pfParser) envelope(typ byte, n int) (bool, error) {
 			return false, fmt.Errorf("%w: content after the extracted segment", ErrMalformed)
 		}
 		p.seg = segContent
+		p.c.reserve(p.rr.size - p.rr.off) // content is smaller than the rest of the file
 		return false, nil
 	case recEnd:
 		return true, p.rr.skip(n)
@@ -393,6 +409,19 @@ func (p *pfParser) content(typ byte, n int) error {
 			p.c.size++
 		}
 		return p.rr.skip(n)
+	}
+	if !needFirst && int64(n) <= p.c.limit-int64(len(p.c.buf)) {
+		// Straight into the content buffer.
+		start := len(p.c.buf)
+		p.c.buf = slices.Grow(p.c.buf, n)[:start+n]
+		if err := p.rr.fill(p.c.buf[start:]); err != nil {
+			return err
+		}
+		p.c.size += int64(n)
+		if typ == recNorm {
+			p.c.writeByte('\n')
+		}
+		return nil
 	}
 	d, err := p.rr.data(p.buf, n)
 	if err != nil {
@@ -518,7 +547,7 @@ func ReadPostfix(path string, maxContent int64) (*Queued, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postfix queue file: %w", err)
 	}
-	q, err := ParsePostfix(f, maxContent)
+	q, err := parsePostfix(f, st.Size(), maxContent)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -19,11 +19,30 @@
 package queue
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"net/netip"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 )
+
+// readers recycles the buffered readers the parsers use: a queue scan reads
+// thousands of small files.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
+
+func getReader(r io.Reader) *bufio.Reader {
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(r)
+	return br
+}
+
+func putReader(br *bufio.Reader) {
+	br.Reset(nil)
+	readers.Put(br)
+}
 
 // Kind names a queue format.
 type Kind uint8
@@ -98,7 +117,8 @@ type Queued struct {
 	// Content is the message as the MTA would transmit it (headers, blank
 	// line, body; lines end in "\n" as the queue stores them), at most the
 	// reader's content cap. ContentSize is the full size; Truncated says
-	// Content stops short of it.
+	// Content stops short of it. An envelope-only read (cap 0) does not
+	// read the content: Content is empty, ContentSize 0, Truncated true.
 	Content     []byte
 	ContentSize int64
 	Truncated   bool
@@ -147,6 +167,15 @@ type content struct {
 	buf   []byte
 	limit int64 // bytes to keep; 0 keeps none
 	size  int64 // bytes offered
+}
+
+// reserve makes room for n more bytes (as far as the cap allows), so that a
+// message whose size is known is copied once.
+func (c *content) reserve(n int64) {
+	want := min(c.limit-int64(len(c.buf)), n)
+	if want > 0 && int64(cap(c.buf)-len(c.buf)) < want {
+		c.buf = slices.Grow(c.buf, int(want))
+	}
 }
 
 // full reports whether further bytes would be dropped.
