@@ -4,9 +4,10 @@
 // record to its parser, remote-rejection classification, and the pipeline
 // that ties header parsing, parsing, classification and correlation together.
 //
-// Sub-packages hold the moving parts: syslog (headers), postfix, exim and
-// sendmail (one parser each), correlate (joining a message's lines by host
-// and queue id) and source (reading and tailing files with saved positions).
+// Sub-packages hold the moving parts: syslog (headers), postfix, exim,
+// sendmail, spamd and rspamd (one parser each), correlate (joining a
+// message's lines by host and queue id) and source (reading and tailing
+// files with saved positions).
 package ingest
 
 import "time"
