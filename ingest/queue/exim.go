@@ -119,7 +119,7 @@ func parseEximHeader(br *bufio.Reader, q *Queued, c *content, headers bool) erro
 		return err
 	}
 	tf := strings.Fields(tline)
-	secs, err := strconv.ParseInt(cmpSlice(tf), 10, 64)
+	secs, err := strconv.ParseInt(firstField(tf), 10, 64)
 	if err != nil || secs <= 0 {
 		return fmt.Errorf("%w: time line %q", ErrMalformed, clip(tline))
 	}
@@ -145,7 +145,7 @@ func parseEximHeader(br *bufio.Reader, q *Queued, c *content, headers bool) erro
 		case "acl", "aclc", "aclm":
 			// "-aclm name length": the value follows on its own line(s).
 			f := strings.Fields(val)
-			n, err := strconv.Atoi(cmpLast(f))
+			n, err := strconv.Atoi(lastField(f))
 			if err != nil || n < 0 || n > eximMaxLine {
 				return fmt.Errorf("%w: ACL variable line %q", ErrMalformed, clip(line))
 			}
@@ -496,14 +496,14 @@ func parseEximAddrPort(s string) (netip.AddrPort, bool) {
 	return netip.AddrPortFrom(ip.Unmap(), uint16(port)), true
 }
 
-func cmpSlice(f []string) string {
+func firstField(f []string) string {
 	if len(f) == 0 {
 		return ""
 	}
 	return f[0]
 }
 
-func cmpLast(f []string) string {
+func lastField(f []string) string {
 	if len(f) == 0 {
 		return ""
 	}

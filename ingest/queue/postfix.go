@@ -147,8 +147,8 @@ func (r *recReader) peek() (byte, error) {
 }
 
 // ParsePostfix reads a Postfix queue file (or a maildrop file from postdrop)
-// from r, keeping at most maxContent bytes of message content (0 keeps
-// none). It fills the envelope and content fields of the result; the
+// from r, keeping at most maxContent bytes of message content; with 0 the
+// content is not read at all (see Queued.Content). It fills the envelope and content fields of the result; the
 // file-system fields (Path, Queue, Inode, MTime, Size) are the caller's.
 // Errors wrap ErrIncomplete or ErrMalformed.
 func ParsePostfix(r io.ReadSeeker, maxContent int64) (*Queued, error) {

@@ -11,7 +11,7 @@
 // rewrites -H after each attempt — so a file that vanishes between listing
 // and reading is skipped and counted, not an error.
 //
-// Watcher (watch.go) scans queue directories on an interval and on
+// Watcher scans queue directories on an interval and on
 // file-system notifications and hands each message to its callback once,
 // keyed by queue id, inode and arrival time (Key); after each full scan it
 // reports the queue's size per queue and account, the deferred queue's
