@@ -449,7 +449,12 @@ func testPostfixWatch(t *testing.T, p *postfixInstance, queued map[string]*Queue
 		Dirs:     []Dir{{p.queue, KindPostfix}},
 		Interval: 300 * time.Millisecond,
 		Settle:   50 * time.Millisecond,
-		OnScan:   func(r ScanReport) { reports <- r },
+		OnScan: func(r ScanReport) {
+			select {
+			case reports <- r:
+			default: // never block the watcher
+			}
+		},
 	}
 	got := runWatcher(t, w)
 	seen := map[string]int{}

@@ -13,10 +13,20 @@ import (
 )
 
 // runWatcher runs w in the background with a callback that sends each
-// message's queue id on the returned channel; it stops w at the end of the test.
+// message on the returned channel, waits for its first full scan (which
+// sets up the notification watches), and stops w at the end of the test.
 func runWatcher(t *testing.T, w *Watcher) <-chan *Queued {
 	t.Helper()
 	got := make(chan *Queued, 100)
+	scanned := make(chan struct{})
+	var once sync.Once
+	onScan := w.OnScan
+	w.OnScan = func(r ScanReport) {
+		once.Do(func() { close(scanned) })
+		if onScan != nil {
+			onScan(r)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -31,6 +41,13 @@ func runWatcher(t *testing.T, w *Watcher) <-chan *Queued {
 			t.Errorf("Run returned %v", err)
 		}
 	})
+	select {
+	case <-scanned:
+	case err := <-done:
+		t.Fatalf("Run returned %v before its first scan", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no first scan within 10s")
+	}
 	return got
 }
 
@@ -72,7 +89,6 @@ func TestWatcherPostfixNotifications(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := runWatcher(t, &Watcher{Dirs: []Dir{{dir, KindPostfix}}, Interval: time.Hour, Settle: 20 * time.Millisecond})
-	time.Sleep(50 * time.Millisecond) // let the first scan set up the watches
 
 	// cleanup writes the file, then marks it complete with the execute bit.
 	in := filepath.Join(dir, "incoming", "4736F988140")
@@ -97,7 +113,7 @@ func TestWatcherPostfixNotifications(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "deferred", "4"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(50 * time.Millisecond) // as qmgr would: the directory first, then the file
 	def := filepath.Join(dir, "deferred", "4", "4736F988140")
 	if err := os.Rename(act, def); err != nil {
 		t.Fatal(err)
@@ -128,7 +144,6 @@ func TestWatcherEximNotifications(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := runWatcher(t, &Watcher{Dirs: []Dir{{dir, KindExim}}, Interval: time.Hour, Settle: 20 * time.Millisecond})
-	time.Sleep(50 * time.Millisecond)
 
 	src := filepath.Join(eximSpool, "input", "z", "1xV7az-00006g-1Q")
 	d, err := os.ReadFile(src + "-D")
