@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // bufSize is the size of the line buffer: lines longer than that are
@@ -898,7 +899,13 @@ func (p *parser) embedded(s *lineSrc, e *ent, leafPath, parent string, depth int
 		p.msg.Parts[idx].Size = dr.n
 		p.msg.Parts[idx].MaxLineLen = pump.maxLine
 	} else {
-		p.msg.Parts[idx].Size = s.consumed - start
+		end := s.consumed
+		if s.pushed {
+			// The delimiter that ended the message, and the line
+			// break before it, are not part of it.
+			end -= int64(len(s.push)) + 1
+		}
+		p.msg.Parts[idx].Size = max(end-start, 0)
 	}
 	if err == io.EOF {
 		return nil
@@ -976,6 +983,7 @@ func (p *parser) leaf(s *lineSrc, e *ent, path, parent string) error {
 	part.MaxLineLen = pump.maxLine
 	if sk.cut {
 		p.hit(LimitText)
+		sk.buf = trimPartialRune(sk.buf)
 	}
 	sp := &p.spans[idx]
 	sp.start = len(p.text)
@@ -1117,4 +1125,22 @@ func crlfToLF(b []byte) []byte {
 		w++
 	}
 	return b[:w]
+}
+
+// trimPartialRune drops an incomplete UTF-8 sequence that a cut left at
+// the end of b, so that a cut UTF-8 text is still read as UTF-8.
+func trimPartialRune(b []byte) []byte {
+	for i := 1; i <= 3 && i <= len(b); i++ {
+		c := b[len(b)-i]
+		if c < 0x80 {
+			return b
+		}
+		if utf8.RuneStart(c) {
+			if !utf8.FullRune(b[len(b)-i:]) {
+				return b[:len(b)-i]
+			}
+			return b
+		}
+	}
+	return b
 }
