@@ -271,8 +271,8 @@ func TestMalformedMIME(t *testing.T) {
 			types: []string{"text/plain"},
 		},
 		{
-			name:  "digest defaults to message/rfc822",
-			msg:   "Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: one\n\nfirst\n--d--\n",
+			name:      "digest defaults to message/rfc822",
+			msg:       "Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: one\n\nfirst\n--d--\n",
 			text:      "first",
 			types:     []string{"message/rfc822", "text/plain"},
 			anomalies: []string{"missing_mime_headers"},
