@@ -316,7 +316,6 @@ func (c *Checker) query(ctx context.Context, pace *rate.Limiter, t Target, l *Li
 		return lookupFailed(l, t.QueryName(l.Zone), err)
 	}
 	res := l.Interpret(ans.Rcode, ans.A)
-	res.TTL = ans.TTL
 	if c.cfg.NoTXT || len(res.Codes) == 0 {
 		return res
 	}

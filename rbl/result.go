@@ -126,8 +126,6 @@ type Result struct {
 	Detail string `json:"detail,omitempty"`
 	// DelistURL is where the listed party can request removal.
 	DelistURL string `json:"delist_url,omitempty"`
-	// TTL is how long the answer may be cached.
-	TTL time.Duration `json:"-"`
 	// Checked is when the lookup finished.
 	Checked time.Time `json:"checked"`
 }
