@@ -141,12 +141,21 @@ func paragraphs(s string, wide bool) string {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		return unicode.IsSpace(r), size
 	}
-	var b strings.Builder
-	b.Grow(len(s))
+	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); {
+		// Copy a run of plain characters at once.
+		j := i
+		for j < len(s) && s[j] < 0x80 && !isSpace(s[j]) {
+			j++
+		}
+		if j > i {
+			b = append(b, s[i:j]...)
+			i = j
+			continue
+		}
 		sp, size := space(i)
 		if !sp {
-			b.WriteString(s[i : i+size])
+			b = append(b, s[i:i+size]...)
 			i += size
 			continue
 		}
@@ -167,18 +176,18 @@ func paragraphs(s string, wide bool) string {
 		}
 		if first >= 0 && last > first {
 			if first > i {
-				b.WriteByte(' ')
+				b = append(b, ' ')
 			}
-			b.WriteByte('\n')
+			b = append(b, '\n')
 			if last+1 < j {
-				b.WriteByte(' ')
+				b = append(b, ' ')
 			}
 		} else {
-			b.WriteByte(' ')
+			b = append(b, ' ')
 		}
 		i = j
 	}
-	return b.String()
+	return string(b)
 }
 
 // shortLines splits s into lines (keeping their breaks), splitting lines
@@ -221,8 +230,9 @@ func shortParagraphs(s string) []string {
 	ofs := 0
 	for len(s)-ofs > 2*maxBodyLineLength {
 		j := -1
+		window := s[ofs+maxBodyLineLength : ofs+2*maxBodyLineLength]
 		for _, sep := range []byte("\n> ") {
-			if k := strings.IndexByte(s[ofs+maxBodyLineLength:], sep); k >= 0 && maxBodyLineLength+k+1 <= 2*maxBodyLineLength {
+			if k := strings.IndexByte(window, sep); k >= 0 {
 				j = ofs + maxBodyLineLength + k
 				break
 			}

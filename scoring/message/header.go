@@ -1,6 +1,7 @@
 package message
 
 import (
+	"bytes"
 	"strings"
 	"unicode/utf8"
 
@@ -10,14 +11,20 @@ import (
 // unfoldRaw returns a field value with its line breaks removed and leading
 // and trailing blanks trimmed.
 func unfoldRaw(v []byte) string {
-	var b strings.Builder
-	b.Grow(len(v))
-	for _, c := range v {
-		if c != '\n' && c != '\r' {
-			b.WriteByte(c)
-		}
+	if bytes.IndexByte(v, '\n') < 0 && bytes.IndexByte(v, '\r') < 0 {
+		return string(bytes.Trim(v, " \t"))
 	}
-	return strings.Trim(b.String(), " \t")
+	b := make([]byte, 0, len(v))
+	for len(v) > 0 {
+		i := bytes.IndexAny(v, "\r\n")
+		if i < 0 {
+			b = append(b, v...)
+			break
+		}
+		b = append(b, v[:i]...)
+		v = v[i+1:]
+	}
+	return string(bytes.Trim(b, " \t"))
 }
 
 // unfoldValue returns a field value as SpamAssassin reads it before
@@ -26,6 +33,9 @@ func unfoldRaw(v []byte) string {
 func unfoldValue(v []byte) string {
 	if len(v) == 0 {
 		return ""
+	}
+	if bytes.IndexByte(v, '\n') < 0 && bytes.IndexByte(v, '\r') < 0 {
+		return string(bytes.TrimSpace(v))
 	}
 	b := make([]byte, 0, len(v))
 	for i := 0; i < len(v); i++ {

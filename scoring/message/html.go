@@ -192,17 +192,48 @@ var (
 	}
 	// attrTags are the tags whose attributes are read at all.
 	attrTags = setOf("a area base basefont bgsound body div embed font form frame iframe img link marquee meta p script span table td th tr")
-	// tagNames interns the names of known tags.
-	tagNames = func() map[string]string {
-		m := map[string]string{}
-		for _, s := range []map[string]bool{htmlElements, htmlTricks, styleTags, uriTags, setOf("noembed marquee o:p")} {
-			for k := range s {
-				m[k] = k
+	// tagTable holds the name (interned) and classes of known tags.
+	tagTable = func() map[string]tagInfo {
+		m := map[string]tagInfo{}
+		for _, c := range []struct {
+			set  map[string]bool
+			flag tagClass
+		}{{htmlElements, isElement}, {htmlTricks, isTrick}, {styleTags, isStyle}, {uriTags, isURI}, {attrTags, hasAttrs}, {setOf("noembed noframes noscript o:p"), 0}} {
+			for k := range c.set {
+				ti := m[k]
+				ti.name = k
+				ti.class |= c.flag
+				m[k] = ti
 			}
 		}
 		return m
 	}()
 )
+
+// tagClass are the classes a tag belongs to.
+type tagClass uint8
+
+const (
+	isElement tagClass = 1 << iota
+	isTrick
+	isStyle
+	isURI
+	hasAttrs
+)
+
+type tagInfo struct {
+	name  string
+	class tagClass
+}
+
+// lookupTag returns a tag's name without allocating for known tags, and
+// its classes.
+func lookupTag(name []byte) (string, tagClass) {
+	if ti, ok := tagTable[string(name)]; ok {
+		return ti.name, ti.class
+	}
+	return string(name), 0
+}
 
 func setOf(words string) map[string]bool {
 	m := map[string]bool{}
@@ -267,6 +298,9 @@ type htmlRenderer struct {
 	p        *parser
 	st       HTMLStats
 	styles   []textStyle
+	open     map[string]int // styles on the stack per tag
+	// Open counts of the tags whose text is special (Inside's values).
+	inA, inTitle, inScript, inStyle int
 	basefont int
 	out      []byte // rendered text
 	last     int    // start of the last chunk in out
@@ -276,6 +310,25 @@ type htmlRenderer struct {
 	base     string // <base href>, for relative URIs
 	uris     []string
 	backhair uint64 // bit (l1-1)*8+(l2-1) per kind of split word
+	// Text of the last anchor and title, kept here (appending to the
+	// strings would be quadratic) and stored at the next one or the end.
+	anchorText, titleText []byte
+}
+
+// flushAnchor stores the text collected for the last anchor.
+func (r *htmlRenderer) flushAnchor() {
+	if n := len(r.st.Anchors); n > 0 && len(r.anchorText) > 0 {
+		r.st.Anchors[n-1].Text = string(r.anchorText)
+	}
+	r.anchorText = r.anchorText[:0]
+}
+
+// flushTitle stores the text collected for the last title.
+func (r *htmlRenderer) flushTitle() {
+	if n := len(r.st.Titles); n > 0 && len(r.titleText) > 0 {
+		r.st.Titles[n-1] = string(r.titleText)
+	}
+	r.titleText = r.titleText[:0]
 }
 
 // htmlResult is a rendered HTML part.
@@ -293,13 +346,14 @@ func renderHTML(p *parser, src string, srcBytes int) htmlResult {
 	r.st.MinFontSize, r.st.MaxFontSize = 3, 3
 	r.st.Length = utf8.RuneCountInString(src)
 	r.st.SourceBytes = srcBytes
-	r.styles = append(r.styles, textStyle{tag: "default", fg: "#000000", bg: "#ffffff", size: 3})
+	r.open = map[string]int{}
+	r.pushStyle(textStyle{tag: "default", fg: "#000000", bg: "#ffffff", size: 3})
 	r.out = make([]byte, 0, len(src)/2)
 
 	if strings.Contains(src, "&nbsp;") {
 		src = strings.ReplaceAll(src, "&nbsp;", " ")
 	}
-	if strings.ContainsAny(src, "\u201c\u201d") {
+	if strings.Contains(src, "\u201c") || strings.Contains(src, "\u201d") {
 		src = strings.NewReplacer("\u201c", `"`, "\u201d", `"`).Replace(src)
 	}
 	z := html.NewTokenizer(strings.NewReader(src))
@@ -322,14 +376,14 @@ func renderHTML(p *parser, src string, srcBytes int) htmlResult {
 			}
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name, hasAttr := z.TagName()
-			tag := intern(name)
+			tag, class := lookupTag(name)
 			attrs = attrs[:0]
-			if hasAttr && attrTags[tag] {
+			if hasAttr && class&hasAttrs != 0 {
 				for more := true; more; {
 					var k, v []byte
 					k, v, more = z.TagAttr()
-					if !hasAttrKey(attrs, k) {
-						attrs = append(attrs, attr{string(k), string(v)})
+					if key, ok := attrNames[string(k)]; ok && !hasAttrKey(attrs, key) {
+						attrs = append(attrs, attr{key, string(v)})
 					}
 				}
 			}
@@ -341,11 +395,12 @@ func renderHTML(p *parser, src string, srcBytes int) htmlResult {
 			case "script", "style", "xmp", "iframe", "plaintext":
 				literal = tt == html.StartTagToken
 			}
-			r.tag(tag, attrs, 1)
+			r.tag(tag, class, attrs, 1)
 		case html.EndTagToken:
 			literal = false
 			name, _ := z.TagName()
-			r.tag(intern(name), nil, -1)
+			tag, class := lookupTag(name)
+			r.tag(tag, class, nil, -1)
 		case html.CommentToken:
 			r.st.Comments = append(r.st.Comments, string(z.Raw()))
 		case html.DoctypeToken:
@@ -354,12 +409,14 @@ func renderHTML(p *parser, src string, srcBytes int) htmlResult {
 			r.st.Inside["!doctype"] = 0
 		}
 	}
+	r.flushAnchor()
+	r.flushTitle()
 	// An unclosed <style> or <script> is closed at the end.
 	for r.st.Inside["style"] > 0 {
-		r.tag("style", nil, -1)
+		r.tag("style", tagTable["style"].class, nil, -1)
 	}
 	for r.st.Inside["script"] > 0 {
-		r.tag("script", nil, -1)
+		r.tag("script", tagTable["script"].class, nil, -1)
 	}
 
 	text := string(r.out)
@@ -377,21 +434,23 @@ func renderHTML(p *parser, src string, srcBytes int) htmlResult {
 	return htmlResult{text: text, stats: r.st, uris: r.uris}
 }
 
-func hasAttrKey(attrs []attr, k []byte) bool {
+// attrNames are the attributes read (so a tag holds at most this many,
+// however many it has).
+var attrNames = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range strings.Fields("href src action background style color text size face bgcolor width height http-equiv content data-saferedirecturl") {
+		m[k] = k
+	}
+	return m
+}()
+
+func hasAttrKey(attrs []attr, k string) bool {
 	for _, a := range attrs {
-		if a.key == string(k) {
+		if a.key == k {
 			return true
 		}
 	}
 	return false
-}
-
-// intern returns name as a string, without allocating for known tags.
-func intern(name []byte) string {
-	if s, ok := tagNames[string(name)]; ok {
-		return s
-	}
-	return string(name)
 }
 
 func attrVal(attrs []attr, key string) (string, bool) {
@@ -404,10 +463,10 @@ func attrVal(attrs []attr, key string) (string, bool) {
 }
 
 // tag handles a start (num 1) or end (num -1) tag.
-func (r *htmlRenderer) tag(tag string, attrs []attr, num int) {
-	ns := isNamespaceTag(tag)
-	known := htmlElements[tag]
-	_, seen := r.st.Inside[tag]
+func (r *htmlRenderer) tag(tag string, class tagClass, attrs []attr, num int) {
+	ns := class == 0 && isNamespaceTag(tag)
+	known := class&isElement != 0
+	v, seen := r.st.Inside[tag]
 	if known || ns {
 		r.st.Elements++
 		if !seen {
@@ -418,23 +477,33 @@ func (r *htmlRenderer) tag(tag string, attrs []attr, num int) {
 	if !seen {
 		r.st.TagsSeen++
 	}
-	v := r.st.Inside[tag] + num
+	v += num
 	if v < 0 {
 		v = 0
 		r.st.ClosedExtra++
 	}
 	r.st.Inside[tag] = v
-	if ns || !(known || htmlTricks[tag]) {
+	switch tag {
+	case "a":
+		r.inA = v
+	case "title":
+		r.inTitle = v
+	case "script":
+		r.inScript = v
+	case "style":
+		r.inStyle = v
+	}
+	if ns || class&(isElement|isTrick) == 0 {
 		return
 	}
-	if styleTags[tag] {
+	if class&isStyle != 0 {
 		r.textStyle(tag, attrs, num)
 	}
 	if ws := whitespaceFor(tag); ws != "" {
 		r.displayWhitespace(ws)
 	}
 	if num == 1 {
-		if uriTags[tag] {
+		if class&isURI != 0 {
 			r.tagURIs(tag, attrs)
 		}
 		r.tests(tag, attrs)
@@ -468,11 +537,11 @@ func (r *htmlRenderer) textStyle(tag string, attrs []attr, num int) {
 	switch tag {
 	case "big":
 		st.size++
-		r.styles = append(r.styles, st)
+		r.pushStyle(st)
 		return
 	case "small":
 		st.size--
-		r.styles = append(r.styles, st)
+		r.pushStyle(st)
 		return
 	}
 	ok := styleAttrs[tag]
@@ -500,7 +569,7 @@ func (r *htmlRenderer) textStyle(tag string, attrs []attr, num int) {
 			r.st.MinFontSize = st.size
 		}
 	}
-	r.styles = append(r.styles, st)
+	r.pushStyle(st)
 }
 
 // leadingInt parses the integer at the start of s (after blanks): signed
@@ -792,7 +861,7 @@ func (r *htmlRenderer) closeTableTag(tag string) {
 	for len(r.styles) > 1 {
 		top := r.styles[len(r.styles)-1].tag
 		if (tag == "td" && (top == "font" || top == "td")) || (tag == "tr" && (top == "font" || top == "td" || top == "tr")) {
-			r.styles = r.styles[:len(r.styles)-1]
+			r.popStyle()
 			continue
 		}
 		break
@@ -805,21 +874,28 @@ func (r *htmlRenderer) closeTag(tag string) {
 		return
 	}
 	for len(r.styles) > 1 {
-		top := r.styles[len(r.styles)-1]
-		r.styles = r.styles[:len(r.styles)-1]
-		if top.tag == tag {
+		if r.popStyle().tag == tag {
 			return
 		}
 	}
 }
 
 func (r *htmlRenderer) hasStyle(tag string) bool {
-	for _, s := range r.styles {
-		if s.tag == tag {
-			return true
-		}
-	}
-	return false
+	return r.open[tag] > 0
+}
+
+// pushStyle opens a style.
+func (r *htmlRenderer) pushStyle(st textStyle) {
+	r.styles = append(r.styles, st)
+	r.open[st.tag]++
+}
+
+// popStyle closes the innermost style.
+func (r *htmlRenderer) popStyle() textStyle {
+	st := r.styles[len(r.styles)-1]
+	r.styles = r.styles[:len(r.styles)-1]
+	r.open[st.tag]--
+	return st
 }
 
 // tagURIs collects the URIs of a start tag.
@@ -935,8 +1011,8 @@ func (r *htmlRenderer) tests(tag string, attrs []attr) {
 			r.st.FontFaceBad = true
 		}
 	case "img":
-		if r.st.Inside["a"] > 0 && len(r.st.Anchors) > 0 {
-			r.st.Anchors[len(r.st.Anchors)-1].Text += "<img>\n"
+		if r.inA > 0 && len(r.st.Anchors) > 0 {
+			r.anchorText = append(r.anchorText, "<img>\n"...)
 		}
 		w, okw := attrVal(attrs, "width")
 		h, okh := attrVal(attrs, "height")
@@ -951,9 +1027,11 @@ func (r *htmlRenderer) tests(tag string, attrs []attr) {
 	case "object", "embed":
 		r.st.Embeds = true
 	case "a":
+		r.flushAnchor()
 		href, _ := attrVal(attrs, "href")
 		r.st.Anchors = append(r.st.Anchors, Anchor{Href: r.canonURI(href)})
 	case "title":
+		r.flushTitle()
 		r.st.Titles = append(r.st.Titles, "")
 	case "meta":
 		equiv, ok1 := attrVal(attrs, "http-equiv")
@@ -985,18 +1063,18 @@ func imageDim(v string, pct int) int {
 
 // text handles a text token.
 func (r *htmlRenderer) text(t []byte) {
-	if r.st.Inside["script"] > 0 {
+	if r.inScript > 0 {
 		r.st.Scripts = append(r.st.Scripts, string(t))
 		return
 	}
-	if r.st.Inside["style"] > 0 {
+	if r.inStyle > 0 {
 		return
 	}
-	if r.st.Inside["a"] > 0 && len(r.st.Anchors) > 0 {
-		r.st.Anchors[len(r.st.Anchors)-1].Text += string(t)
+	if r.inA > 0 && len(r.st.Anchors) > 0 {
+		r.anchorText = append(r.anchorText, t...)
 	}
-	if r.st.Inside["title"] > 0 && len(r.st.Titles) > 0 {
-		r.st.Titles[len(r.st.Titles)-1] += string(t)
+	if r.inTitle > 0 && len(r.st.Titles) > 0 {
+		r.titleText = append(r.titleText, t...)
 	}
 	invisible := false
 	if hasNonBlank(t) {

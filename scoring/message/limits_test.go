@@ -248,3 +248,37 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestPathologicalInputs feeds inputs that would take quadratic time in a
+// naive implementation; each must finish well within the budget.
+func TestPathologicalInputs(t *testing.T) {
+	const n = 200000
+	html := func(body string) string {
+		return "Subject: x\nContent-Type: text/html\n\n" + body + "\n"
+	}
+	tests := map[string]string{
+		"closing parens after a URL": "Subject: x\n\nhttp://x.example/" + strings.Repeat(")", n) + "\n",
+		"many text pieces in a link": html("<a href=http://x.example/>" + strings.Repeat("a<b></b>", n/8) + "</a>"),
+		"unclosed fonts":             html(strings.Repeat("<font color=red>", n/16) + strings.Repeat("</font>", n/16)),
+		"many attributes":            html("<a " + strings.Repeat("x=1 ", n/4) + "href=http://y.example/>y</a>"),
+		"unclosed title":             html("<title>" + strings.Repeat("t<b>", n/4)),
+		"many at signs":              "Subject: x\n\n" + strings.Repeat("a@b.example ", n/12) + "\n",
+		"long line without breaks":   "Content-Type: text/plain\n\n" + strings.Repeat("x", 900000) + "\n",
+		"many encoded words":         "Subject: " + strings.Repeat("=?utf-8?q?a?= ", 4000) + "\n\nx\n",
+	}
+	for name, msg := range tests {
+		start := time.Now()
+		m, err := Parse(context.Background(), strings.NewReader(msg), Limits{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		m.BodyLines()
+		m.RawBodyLines()
+		if elapsed := time.Since(start); elapsed > DefaultBudget/4 {
+			t.Errorf("%s: took %v", name, elapsed)
+		}
+		if m.HitLimit(LimitBudget) {
+			t.Errorf("%s: budget spent", name)
+		}
+	}
+}

@@ -314,20 +314,33 @@ func urlEnd(s string, i int) int {
 		}
 		j += size
 	}
+	// Parentheses and brackets opened minus closed, to keep a balanced
+	// closing one ("…/a_(b)") and drop an unbalanced one ("(see …/a)").
+	var paren, bracket int
+	for _, c := range []byte(s[i:j]) {
+		switch c {
+		case '(':
+			paren++
+		case ')':
+			paren--
+		case '[':
+			bracket++
+		case ']':
+			bracket--
+		}
+	}
 	for j > i {
 		c := s[j-1]
 		switch {
 		case strings.IndexByte(".,;:!?'*", c) >= 0:
-			j--
-			continue
-		case c == ')' && strings.Count(s[i:j], "(") < strings.Count(s[i:j], ")"):
-			j--
-			continue
-		case c == ']' && strings.Count(s[i:j], "[") < strings.Count(s[i:j], "]"):
-			j--
-			continue
+		case c == ')' && paren < 0:
+			paren++
+		case c == ']' && bracket < 0:
+			bracket++
+		default:
+			return j - i
 		}
-		break
+		j--
 	}
 	return j - i
 }
