@@ -295,21 +295,21 @@ type attr struct{ key, val string }
 // behaving like SpamAssassin's renderer (HTML::Parser based) on the
 // constructs that matter to its rules.
 type htmlRenderer struct {
-	p        *parser
-	st       HTMLStats
-	styles   []textStyle
-	open     map[string]int // styles on the stack per tag
+	p      *parser
+	st     HTMLStats
+	styles []textStyle
+	open   map[string]int // styles on the stack per tag
 	// Open counts of the tags whose text is special (Inside's values).
 	inA, inTitle, inScript, inStyle int
-	basefont int
-	out      []byte // rendered text
-	last     int    // start of the last chunk in out
-	lastWS   bool   // the last chunk is inserted whitespace
-	lastInv  bool   // the last chunk is invisible text
-	chunks   int
-	base     string // <base href>, for relative URIs
-	uris     []string
-	backhair uint64 // bit (l1-1)*8+(l2-1) per kind of split word
+	basefont                        int
+	out                             []byte // rendered text
+	last                            int    // start of the last chunk in out
+	lastWS                          bool   // the last chunk is inserted whitespace
+	lastInv                         bool   // the last chunk is invisible text
+	chunks                          int
+	base                            string // <base href>, for relative URIs
+	uris                            []string
+	backhair                        uint64 // bit (l1-1)*8+(l2-1) per kind of split word
 	// Text of the last anchor and title, kept here (appending to the
 	// strings would be quadratic) and stored at the next one or the end.
 	anchorText, titleText []byte
