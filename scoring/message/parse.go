@@ -973,8 +973,10 @@ func (p *parser) leaf(s *lineSrc, e *ent, path, parent string) error {
 		dec.decode(&sk, chunk)
 	}
 	dec.flush(&sk)
-	if textual && (e.encoding == "base64" || e.encoding == "quoted-printable") {
-		// SpamAssassin makes decoded line breaks LF.
+	if textual && (e.encoding == "quoted-printable" || e.encoding == "base64" &&
+		(strings.HasPrefix(e.ctype, "text/") || strings.HasPrefix(e.ctype, "message/"))) {
+		// SpamAssassin makes decoded line breaks LF (for base64, by the
+		// declared type).
 		sk.buf = crlfToLF(sk.buf)
 	}
 	p.scratch = sk.buf[:0]
