@@ -26,6 +26,15 @@ type Counters struct {
 	Filtered  int64 `json:"filtered"`
 	Held      int64 `json:"held"`
 	Discarded int64 `json:"discarded"`
+	// Scored counts messages a spam filter judged (logged spamd, rspamd
+	// and cPanel results, and mailrep's own queue scoring); Spam those it
+	// judged spam, whether or not they were stopped. A filtered message
+	// is scored and spam.
+	Scored int64 `json:"scored"`
+	Spam   int64 `json:"spam"`
+	// SpamRate is Spam ÷ Scored, filled in by Summarize (0 when nothing
+	// was scored).
+	SpamRate float64 `json:"spam_rate"`
 	// Hops counts internal hand-overs (content filter, sendmail → sm-mta)
 	// that pflogsumm would count as a delivery and a reception.
 	Hops int64 `json:"hops"`
@@ -64,6 +73,13 @@ func (c *Counters) add(ev *ingest.Event, d int64) {
 		c.Rejected += d
 	case ingest.KindFiltered:
 		c.Filtered += d
+		c.Scored += d
+		c.Spam += d
+	case ingest.KindScored:
+		c.Scored += d
+		if ev.Spam {
+			c.Spam += d
+		}
 	case ingest.KindHeld:
 		c.Held += d
 	case ingest.KindDiscarded:
@@ -111,6 +127,8 @@ func (c *Counters) merge(o *Counters) {
 	c.Rejected += o.Rejected
 	c.Expired += o.Expired
 	c.Filtered += o.Filtered
+	c.Scored += o.Scored
+	c.Spam += o.Spam
 	c.Held += o.Held
 	c.Discarded += o.Discarded
 	c.Hops += o.Hops

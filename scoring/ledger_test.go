@@ -148,3 +148,37 @@ func BenchmarkLedgerRecord(b *testing.B) {
 		l.Record(&ev)
 	}
 }
+
+func TestSpamRates(t *testing.T) {
+	l := NewLedger(Attribution{}, nil, time.Hour)
+	rec := func(user string, k ingest.Kind, spam bool) {
+		l.Record(&ingest.Event{Time: t0, Host: "mx1", Kind: k, Spam: spam, AuthUser: user, Sender: user + "@shop.example"})
+	}
+	// alice: 4 scored, 1 spam (spamd Y), 1 filtered (cPanel stopped it).
+	rec("alice", ingest.KindScored, false)
+	rec("alice", ingest.KindScored, false)
+	rec("alice", ingest.KindScored, true)
+	rec("alice", ingest.KindFiltered, true)
+	// bob: scored twice, ham.
+	rec("bob", ingest.KindScored, false)
+	rec("bob", ingest.KindScored, false)
+	// carol: delivered, never scored.
+	rec("carol", ingest.KindDelivered, false)
+
+	s := Summarize(l.Lifetime(), ingest.LineStats{}, 0)
+	got := map[string][3]float64{}
+	for _, r := range s.Accounts {
+		got[r.Account] = [3]float64{float64(r.Scored), float64(r.Spam), r.SpamRate}
+	}
+	want := map[string][3]float64{"alice": {4, 2, 0.5}, "bob": {2, 0, 0}, "carol": {0, 0, 0}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("scored, spam, rate per account: %v, want %v", got, want)
+	}
+	if s.Totals.Scored != 6 || s.Totals.Spam != 2 || s.Totals.SpamRate != 2.0/6 || s.Totals.Filtered != 1 {
+		t.Errorf("totals %+v", s.Totals)
+	}
+	w := Summarize(l.Window(time.Hour, t0), ingest.LineStats{}, 0)
+	if w.Totals.Scored != 6 || w.Totals.Spam != 2 {
+		t.Errorf("window totals %+v", w.Totals)
+	}
+}

@@ -46,13 +46,22 @@ type ListRow struct {
 
 // Activity is the sort key of summaries: everything that happened.
 func (c *Counters) Activity() int64 {
-	return c.Received + c.Delivered + c.Deferrals + c.Bounced + c.Rejected + c.Expired + c.Filtered + c.Hops
+	return c.Received + c.Delivered + c.Deferrals + c.Bounced + c.Rejected + c.Expired + c.Filtered + c.Scored + c.Hops
+}
+
+// fillRate sets SpamRate from Spam and Scored.
+func (c *Counters) fillRate() {
+	c.SpamRate = 0
+	if c.Scored > 0 {
+		c.SpamRate = float64(c.Spam) / float64(c.Scored)
+	}
 }
 
 // Summarize builds a summary of t, keeping the top rows of each table
 // (top <= 0 keeps all).
 func Summarize(t *Tables, lines ingest.LineStats, top int) Summary {
 	s := Summary{Lines: lines, Totals: t.Total}
+	s.Totals.fillRate()
 	s.Accounts = rows(t.Accounts, top, func(k string, c Counters) AccountRow { return AccountRow{k, c} })
 	s.IPs = rows(t.IPs, top, func(k string, c Counters) IPRow { return IPRow{k, c} })
 	s.SenderDomains = rows(t.Domains, top, func(k string, c Counters) DomainRow { return DomainRow{k, c} })
@@ -85,6 +94,7 @@ func rows[R any](m map[string]*Counters, top int, mk func(string, Counters) R) [
 	out := make([]R, 0, len(keys))
 	for _, k := range keys {
 		c := *m[k]
+		c.fillRate()
 		if c.Blocklists == nil {
 			c.Blocklists = map[string]int64{}
 		}

@@ -27,6 +27,9 @@ func writeText(w io.Writer, r *ReplayReport, files []string) {
 	line(t.Rejected, "rejected")
 	line(t.Expired, "expired")
 	line(t.Filtered, "filtered (outbound spam filter)")
+	if t.Scored > 0 {
+		fmt.Fprintf(w, "%10s  scored by a spam filter, %s spam (%s)\n", num(t.Scored), num(t.Spam), spamRate(&t))
+	}
 	if t.Held+t.Discarded > 0 {
 		line(t.Held, "held")
 		line(t.Discarded, "discarded")
@@ -49,12 +52,12 @@ func writeText(w io.Writer, r *ReplayReport, files []string) {
 			return
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "%s\treceived\tdelivered\tdeferred\tbounced\texpired\trejected\tfiltered\tblocklist\treputation\t\n", head)
+		fmt.Fprintf(tw, "%s\treceived\tdelivered\tdeferred\tbounced\texpired\trejected\tfiltered\tblocklist\treputation\tscored\tspam\t\n", head)
 		for _, r := range rows {
 			c := r.c
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.key, num(c.Received), num(c.Delivered),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.key, num(c.Received), num(c.Delivered),
 				num(c.Deferred), num(c.Bounced), num(c.Expired), num(c.Rejected), num(c.Filtered),
-				num(c.BlocklistRejections), num(c.ReputationRejections))
+				num(c.BlocklistRejections), num(c.ReputationRejections), num(c.Scored), spamRate(c))
 		}
 		tw.Flush()
 	}
@@ -115,4 +118,13 @@ func num(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// spamRate formats a spam rate as a percentage ("-" when nothing was
+// scored).
+func spamRate(c *scoring.Counters) string {
+	if c.Scored == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%%", 100*c.SpamRate)
 }
