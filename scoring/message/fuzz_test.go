@@ -73,6 +73,12 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		m.RawBodyLines()
+		m.URIList(nil)
+		for _, u := range m.URIList(func(tld string) bool { return tld == "com" || tld == "example" }) {
+			if len(u) > maxURILength {
+				t.Fatalf("URI of %d bytes", len(u))
+			}
+		}
 	})
 }
 

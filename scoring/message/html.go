@@ -309,6 +309,7 @@ type htmlRenderer struct {
 	chunks                          int
 	base                            string // <base href>, for relative URIs
 	uris                            []string
+	uriSeen                         map[string]bool
 	backhair                        uint64 // bit (l1-1)*8+(l2-1) per kind of split word
 	// Text of the last anchor and title, kept here (appending to the
 	// strings would be quadratic) and stored at the next one or the end.
@@ -383,7 +384,13 @@ func renderHTML(p *parser, src string, srcBytes int) htmlResult {
 					var k, v []byte
 					k, v, more = z.TagAttr()
 					if key, ok := attrNames[string(k)]; ok && !hasAttrKey(attrs, key) {
-						attrs = append(attrs, attr{key, string(v)})
+						val := string(v)
+						if val == "" && !attrHasValue(z.Raw(), key) {
+							// HTML::Parser gives a bare attribute
+							// its name as value.
+							val = key
+						}
+						attrs = append(attrs, attr{key, val})
 					}
 				}
 			}
@@ -443,6 +450,26 @@ var attrNames = func() map[string]string {
 	}
 	return m
 }()
+
+// attrHasValue reports whether the raw tag gives attribute key a value
+// ("key=…"), as opposed to naming it bare.
+func attrHasValue(raw []byte, key string) bool {
+	for i := 0; i+len(key) <= len(raw); {
+		j := indexFold(string(raw[i:]), key)
+		if j < 0 {
+			return false
+		}
+		k := i + j + len(key)
+		for k < len(raw) && isSpace(raw[k]) {
+			k++
+		}
+		if k < len(raw) && raw[k] == '=' {
+			return true
+		}
+		i += j + 1
+	}
+	return false
+}
 
 func hasAttrKey(attrs []attr, k string) bool {
 	for _, a := range attrs {
@@ -1000,7 +1027,18 @@ func (r *htmlRenderer) pushURI(u string) {
 	if r.base != "" && !hasScheme(u) {
 		u = resolveRef(r.base, u)
 	}
-	r.uris = append(r.uris, u)
+	r.addURI(u)
+}
+
+// addURI records u once.
+func (r *htmlRenderer) addURI(u string) {
+	if r.uriSeen == nil {
+		r.uriSeen = map[string]bool{}
+	}
+	if !r.uriSeen[u] {
+		r.uriSeen[u] = true
+		r.uris = append(r.uris, u)
+	}
 }
 
 // tests collects the facts of a start tag that SpamAssassin's tests use.
@@ -1029,7 +1067,11 @@ func (r *htmlRenderer) tests(tag string, attrs []attr) {
 	case "a":
 		r.flushAnchor()
 		href, _ := attrVal(attrs, "href")
-		r.st.Anchors = append(r.st.Anchors, Anchor{Href: r.canonURI(href)})
+		href = r.canonURI(href)
+		r.st.Anchors = append(r.st.Anchors, Anchor{Href: href})
+		// SpamAssassin lists every anchor's href as written (also an
+		// empty one).
+		r.addURI(href)
 	case "title":
 		r.flushTitle()
 		r.st.Titles = append(r.st.Titles, "")

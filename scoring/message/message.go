@@ -238,7 +238,8 @@ type Message struct {
 	// normalised (scheme and host lower-cased, schemeless hosts given
 	// http:// or ftp://, relative references resolved against <base>
 	// and dropped when they stay relative), unique, in order of
-	// appearance.
+	// appearance. They are for reporting; uri rules match
+	// [Message.URIList], SpamAssassin's list.
 	URIs []string
 	// Parts are the MIME parts in document order (see [Part]).
 	Parts []Part
@@ -259,6 +260,8 @@ type Message struct {
 	// Context is the envelope and connection context; Parse leaves it
 	// zero.
 	Context Context
+
+	htmlURIs []string // URIs of HTML attributes as written, for URIList
 }
 
 // Get returns the top-level header fields named name (case-insensitive),

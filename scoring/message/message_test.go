@@ -3,6 +3,7 @@ package message
 import (
 	"context"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -311,7 +312,7 @@ func TestHTMLRendering(t *testing.T) {
 		text   string
 		values map[string]float64 // by SpamAssassin name; absent ones must be undefined
 		titles []string
-		uris   []string
+		uris   []string // sorted, as SpamAssassin's uri_detail keys
 	}{
 		{
 			html:   `<html><head><title>T</title><style>p{color:red}</style><script>var x=1;</script></head><body><p>Hello&nbsp;&amp; world</p><div>line<br>two</div></body></html>`,
@@ -354,7 +355,7 @@ func TestHTMLRendering(t *testing.T) {
 			html:   `<base href="http://base.example/dir/index.html"><a href="page.html">p</a><a href="/abs">a</a><form action="mailto:x@y.example"></form><object></object>`,
 			text:   "pa",
 			values: map[string]float64{"image_area": 0, "length": 151, "embeds": 1, "form_action_mailto": 1, "obfuscation_ratio": 1.0 / 9, "backhair_count": 1, "closed_extra_ratio": 0, "bad_tag_ratio": 0, "non_element_ratio": 0},
-			uris:   []string{"http://base.example/dir/index.html", "http://base.example/dir/page.html", "http://base.example/abs", "mailto:x@y.example"},
+			uris:   []string{"/abs", "http://base.example/abs", "http://base.example/dir/index.html", "http://base.example/dir/page.html", "mailto:x@y.example", "page.html"},
 		},
 		{
 			html:   `<!DOCTYPE html><x-foo>unknown</x-foo></b></b><o:p>office</o:p><font face="Arial, Helvetica">f</font><font face="$$$">g</font>`,
@@ -396,12 +397,8 @@ func TestHTMLRendering(t *testing.T) {
 		if !reflect.DeepEqual(r.stats.Titles, tt.titles) {
 			t.Errorf("%s: Titles = %q, want %q", tt.html, r.stats.Titles, tt.titles)
 		}
-		var uris []string
-		for _, u := range r.uris {
-			if hasScheme(u) || strings.Contains(tt.html, `"`+u+`"`) {
-				uris = append(uris, u)
-			}
-		}
+		uris := append([]string(nil), r.uris...)
+		sort.Strings(uris)
 		if !reflect.DeepEqual(uris, tt.uris) {
 			t.Errorf("%s: URIs = %q, want %q", tt.html, uris, tt.uris)
 		}
@@ -532,5 +529,82 @@ func TestLongPartTextIsCut(t *testing.T) {
 	}
 	if !strings.HasSuffix(body, " ") {
 		t.Errorf("body not cut at a space: %q", body[len(body)-20:])
+	}
+}
+
+// TestURIList compares URIList with SpamAssassin 4.0's get_uri_list for
+// the same message (run with its stock TLD list).
+func TestURIList(t *testing.T) {
+	msg := "Subject: links www.subject.example.com here\n" +
+		"Content-Type: multipart/alternative; boundary=b\n\n" +
+		"--b\nContent-Type: text/plain\n\n" +
+		"Visit www.example.com/page, or http://Example.org:80/x?y=1. Mail bob@example.net\n" +
+		"or mailto:sales%40shop.example.org?subject=hi (nothing at junk@nowhere).\n" +
+		"Bare: foo.example.com and file.txt and http:/broken.example.com/a and 3232235777\n" +
+		"see http://0x7f.0.0.01/ and http://redirect.example.com/r?u=http://target.example.net/x&z=1\n" +
+		"--b\nContent-Type: text/html\n\n" +
+		`<a href="HTTP://User:pw@Mixed.Example.COM:8080/P#frag">x</a><a href="#top">t</a><a>no href</a>` + "\n" +
+		`<img src="//cdn.example.net/i.png"><a href="http://1113343453/">ip</a><a href="http://intranet/">i</a>` + "\n" +
+		`<a href="http://%77%77%77.example.com/%7Euser">esc</a>` + "\n" +
+		"--b--\n"
+	want := []string{
+		"",
+		"#top",
+		"//cdn.example.net/i.png",
+		"HTTP://User:pw@Mixed.Example.COM:8080/P#frag",
+		"http://%77%77%77.example.com/%7Euser",
+		"http:////cdn.example.net/i.png",
+		"http://1113343453/",
+		"http://66.92.69.221/",
+		"http://Example.org/x?y=1",
+		"http://Example.org:80/x?y=1",
+		"http://broken.example.com/a",
+		"http://foo.example.com",
+		"http://intranet/",
+		"http://redirect.example.com/r?u=http://target.example.net/x&z=1",
+		"http://target.example.net/x",
+		"http://www.example.com/page",
+		"http://www.example.com/~user",
+		"http://www.intranet.com/",
+		"http://www.subject.example.com",
+		"mailto:bob@example.net",
+	}
+	tlds := map[string]bool{"com": true, "net": true, "org": true}
+	got := parseString(t, msg).URIList(func(tld string) bool { return tlds[tld] })
+	sort.Strings(got)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("URIList =\n%q\nwant\n%q", got, want)
+	}
+	// Without a TLD list, bare host names are not found.
+	got = parseString(t, msg).URIList(nil)
+	for _, u := range got {
+		if u == "http://foo.example.com" {
+			t.Errorf("bare host found without a TLD list")
+		}
+	}
+}
+
+// TestCanonicalize compares with SpamAssassin 4.0's uri_list_canonicalize.
+func TestCanonicalize(t *testing.T) {
+	l := uriLister{validTLD: func(tld string) bool { return tld == "com" }}
+	tests := map[string][]string{
+		"http://www.example.com?q=1":    {"http://www.example.com?q=1", "http://www.example.com/?q=1"},
+		`http:\\evil.example.com\a`:     {`http:\\evil.example.com\a`, "http://evil.example.com/a"},
+		"http://user@host.example.com/": {"http://user@host.example.com/"},
+		"http://host.example.com!!/x":   {"http://host.example.com!!/x", "http://host.example.com/x"},
+		"http://0x7f000001/":            {"http://0x7f000001/", "http://127.0.0.1/"},
+		// "&#101;" is not decoded: the "#" was taken for a fragment first.
+		"http://www.&#101;xample.com/":         {"http://www.&#101;xample.com/", "http://www.&.com/#101;xample.com/", "http://www.&/#101;xample.com/", "http://www/#101;xample.com/"},
+		"https://secure.example.com:443/login": {"https://secure.example.com:443/login", "https://secure.example.com/login"},
+		"mailto:a@b.example.com?subject=x":     {"mailto:a@b.example.com?subject=x", "mailto:a@b.example.com"},
+		"foo":                                  {"foo", "http://foo", "http://www.foo.com"},
+	}
+	for in, want := range tests {
+		got := l.canonicalize(in)
+		sort.Strings(got)
+		sort.Strings(want)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("canonicalize(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

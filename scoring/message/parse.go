@@ -1005,6 +1005,7 @@ func (p *parser) leaf(s *lineSrc, e *ent, path, parent string) error {
 				p.msg.HTML = append(p.msg.HTML, content)
 				p.msg.HTMLStats = append(p.msg.HTMLStats, r.stats)
 				sp.uris = r.uris
+				p.msg.htmlURIs = append(p.msg.htmlURIs, r.uris...)
 				p.text = append(p.text, r.text...)
 			}
 		}
