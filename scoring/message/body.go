@@ -60,7 +60,9 @@ func wideText(s string) bool {
 // RawBodyLines returns the body as SpamAssassin's rawbody rules see it:
 // the Content of each text/* and message/* part (not text/calendar), cut
 // near RawBodyPartScanSize bytes and split into pieces of 2048–4096 bytes
-// at a line break, a ">" or a space.
+// at a line break, a ">" or a space. Content is in UTF-8 where
+// SpamAssassin keeps the part's bytes undecoded, so the two differ where
+// a part has 8-bit text in another charset.
 func (m *Message) RawBodyLines() []string {
 	var lines []string
 	for i := range m.Parts {

@@ -220,9 +220,11 @@ type Message struct {
 	// Text is the body as SpamAssassin's body rules see it before
 	// whitespace normalisation: the decoded text/plain parts and the
 	// rendered text/html parts (including text attachments, and parts of
-	// attached messages) in order, a newline between consecutive parts.
-	// The Subject is not included; [Message.BodyLines] gives
-	// SpamAssassin's exact body array with the Subject prepended.
+	// attached messages) in order, with a newline before every part once
+	// there is text (also before parts that add none, as there). At most
+	// Limits.MaxBodyText bytes of part content are decoded into it. The
+	// Subject is not included; [Message.BodyLines] gives SpamAssassin's
+	// body array, with the Subject first and paragraphs as lines.
 	Text string
 	// RawBody is the body as in the input (not decoded), at most
 	// Limits.MaxBodyText bytes; truncating it is not a limit hit.
