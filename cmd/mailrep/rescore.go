@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -34,7 +36,8 @@ func cmdRescore(args []string, stdout, stderr io.Writer) error {
 			"carries (rspamd, cPanel) keep it unless --scores names them; spamd logs\n"+
 			"rule names only, so their scores come from the table. LOGFILE may be\n"+
 			"gzip-compressed; - reads standard input.", stdout)
-	cfgPath := fs.String("c", "", "configuration `file` (accounts, sources, correlator sections are used)")
+	cfgPath := fs.String("c", "", "configuration `file` (accounts, sources, correlator and scoring sections are used: scoring.rules and scoring.scores\n"+
+		"are the defaults of --rules and --scores, scoring.accounts the per-account overrides)")
 	var rules listFlag
 	fs.Var(&rules, "rules", "SpamAssassin configuration `path` (directory of .cf files, or a file) whose score lines make\n"+
 		"the table; repeatable, later paths override earlier ones (default: the sa-update directory\n"+
@@ -56,10 +59,18 @@ func cmdRescore(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	warn := func(err error) { fmt.Fprintf(stderr, "mailrep rescore: warning: %v\n", err) }
-	rs, tableDesc, err := rescorer(rules, *scoresPath, warn)
+	if len(rules) == 0 {
+		rules = cfg.Scoring.Rules
+	}
+	scoreFiles := slices.Clone(cfg.Scoring.Scores)
+	if *scoresPath != "" {
+		scoreFiles = append(scoreFiles, *scoresPath)
+	}
+	rs, tableDesc, err := rescorer(rules, scoreFiles, warn)
 	if err != nil {
 		return err
 	}
+	rs.Overrides = accountOverrides(cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -102,8 +113,9 @@ func cmdRescore(args []string, stdout, stderr io.Writer) error {
 }
 
 // rescorer builds the score table from --rules (or the stock SpamAssassin
-// configuration) and the override from --scores, and describes them.
-func rescorer(rules []string, scoresPath string, warn func(error)) (*rescore.Rescorer, string, error) {
+// configuration) and the overrides from scoring.scores and --scores (later
+// files win), and describes them.
+func rescorer(rules []string, scoresPaths []string, warn func(error)) (*rescore.Rescorer, string, error) {
 	paths := rules
 	var version float64
 	if len(paths) == 0 {
@@ -119,17 +131,21 @@ func rescorer(rules []string, scoresPath string, warn func(error)) (*rescore.Res
 	}
 	desc := fmt.Sprintf("%d rules from %s", len(table), strings.Join(paths, ", "))
 	rs := &rescore.Rescorer{Table: table}
-	if scoresPath != "" {
-		f, err := os.Open(scoresPath)
+	for _, p := range scoresPaths {
+		f, err := os.Open(p)
 		if err != nil {
-			return nil, "", usageError{fmt.Errorf("--scores: %w", err)}
+			return nil, "", usageError{fmt.Errorf("--scores or scoring.scores: %w", err)}
 		}
-		defer f.Close()
-		rs.Scores, err = rescore.ParseScores(scoresPath, f)
+		t, err := rescore.ParseScores(p, f)
+		f.Close()
 		if err != nil {
-			return nil, "", usageError{fmt.Errorf("--scores: %w", err)}
+			return nil, "", usageError{fmt.Errorf("--scores or scoring.scores: %w", err)}
 		}
-		desc += fmt.Sprintf("; %d score(s) from %s", len(rs.Scores), scoresPath)
+		if rs.Scores == nil {
+			rs.Scores = rescore.Table{}
+		}
+		maps.Copy(rs.Scores, t)
+		desc += fmt.Sprintf("; %d score(s) from %s", len(t), p)
 	}
 	return rs, desc, nil
 }
@@ -262,4 +278,16 @@ func accountName(a string) string {
 		return "(none)"
 	}
 	return a
+}
+
+// accountOverrides are scoring.accounts as rescoring overrides.
+func accountOverrides(cfg *config.Config) map[string]rescore.Override {
+	if len(cfg.Scoring.Accounts) == 0 {
+		return nil
+	}
+	out := make(map[string]rescore.Override, len(cfg.Scoring.Accounts))
+	for name, a := range cfg.Scoring.Accounts {
+		out[strings.ToLower(name)] = rescore.Override{Disabled: a.DisabledRules, Scores: a.Scores, Threshold: a.Threshold}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -269,5 +270,38 @@ func TestRescoreUsage(t *testing.T) {
 	code, out, errOut := runRescore(t, "--rules", empty, log)
 	if code != exitOK || !strings.Contains(out, "bob") || !strings.Contains(out, "1 filter results") {
 		t.Errorf("exit %d:\n%s\n%s", code, out, errOut)
+	}
+}
+
+// scoring.accounts in the configuration are per-account overrides:
+// lowering URIBL_BLACK for one account changes only that account's
+// verdicts; scoring.scores is the default of --scores.
+func TestRescoreConfigOverrides(t *testing.T) {
+	rescoreNoConfig(t)
+	line := func(n int, user string) string {
+		return fmt.Sprintf(`2026-11-20 10:00:0%d 1r6Bwm-00000000%dh3-2n4V H=(laptop) [203.0.113.7]:52114 I=[198.51.100.2]:587 P=esmtpsa A=dovecot_login:%s F=<%s> rejected after DATA: "SpamAssassin as cpaneleximscanner detected OUTGOING smtp message as spam (Spam score: 9.0) (Subject: Hi) Spam report: URIBL_BLACK=7.5, RDNS_NONE=1.5" authenticated_id: %s account_owner: x`+"\n", n, n, user, user, user)
+	}
+	log := writeTemp(t, "exim_mainlog", line(1, "a@shop.example")+line(2, "b@other.example"))
+	scores := writeTemp(t, "site.cf", "score RDNS_NONE 2.5\n")
+	cfg := writeTemp(t, "mailrep.yaml", fmt.Sprintf(`sources: [{path: /dev/null}]
+rbl: {enabled: false}
+scoring:
+  rules: [%q]
+  scores: [%q]
+  accounts:
+    a@shop.example:
+      scores: {URIBL_BLACK: 1}
+`, t.TempDir(), scores))
+	code, out, errOut := runRescore(t, "-c", cfg, "--format", "json", log)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	rep := rescoreJSON(t, out)
+	// a: 1 + 2.5 = 3.5 < 5 → ham; b: 7.5 + 2.5 = 10 → still spam.
+	if a := account(rep, "a@shop.example"); a == nil || a.ToHam != 1 || a.SpamAfter != 0 {
+		t.Errorf("overridden account: %+v", a)
+	}
+	if b := account(rep, "b@other.example"); b == nil || b.ToHam != 0 || b.SpamAfter != 1 {
+		t.Errorf("other account: %+v", b)
 	}
 }

@@ -49,6 +49,8 @@ type Config struct {
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
 	// RBL configures the DNS blocklist checks.
 	RBL RBL `yaml:"rbl"`
+	// Scoring configures spam scoring, rescoring and the watched queues.
+	Scoring Scoring `yaml:"scoring"`
 
 	// origin remembers where the configuration came from, so that
 	// Validate can name file and line.

@@ -169,6 +169,15 @@ func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, path string) {
 			}
 			v.SetInt(i)
 		}
+	case reflect.Float64:
+		if s, ok := d.scalar(n, path); ok {
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil {
+				d.fail(n, path, err, "%q is not a number", s)
+				return
+			}
+			v.SetFloat(f)
+		}
 	case reflect.Bool:
 		if s, ok := d.scalar(n, path); ok {
 			b, err := parseBool(s)

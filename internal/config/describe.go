@@ -81,6 +81,7 @@ func (c *Config) Describe(w io.Writer) {
 	}
 	p("")
 	c.RBL.describe(p)
+	c.Scoring.describe(p)
 }
 
 func (ips *IPs) describe(p func(string, ...any)) {

@@ -1,8 +1,6 @@
 package config
 
 import (
-	"github.com/mailrep/mailrep/rbl"
-
 	"fmt"
 	"net/netip"
 	"slices"
@@ -11,6 +9,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/mailrep/mailrep/rbl"
 )
 
 // RBL configures the DNS blocklist checks. The configuration names lists
