@@ -91,7 +91,7 @@ func ParseTargets(args []string) ([]Target, error) {
 			continue
 		}
 		d := DomainTarget(s)
-		if !validZone(d.Domain) || strings.ContainsAny(d.Domain, "{}") {
+		if !validZone(d.Domain) || strings.ContainsAny(d.Domain, "{}") || numericTLD(d.Domain) {
 			errs = append(errs, fmt.Errorf("target %q: not an IP address, CIDR prefix or domain name", arg))
 			continue
 		}
@@ -165,4 +165,12 @@ func probeTarget(name string) Target {
 		return IPTarget(a)
 	}
 	return DomainTarget(name)
+}
+
+// numericTLD reports whether the last label of name is all digits: no
+// top-level domain is (RFC 3696 §2), so such a name is a mistyped
+// address ("300.1.1.1"), not a domain.
+func numericTLD(name string) bool {
+	tld := name[strings.LastIndexByte(name, '.')+1:]
+	return strings.Trim(tld, "0123456789") == ""
 }

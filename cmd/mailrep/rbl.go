@@ -120,6 +120,11 @@ func cmdRBLCheck(args []string, stdout, stderr io.Writer) error {
 	if len(setup.lists) == 0 {
 		return usagef("no usable lists (see the findings above)")
 	}
+	if !slices.ContainsFunc(targets, func(t rbl.Target) bool {
+		return slices.ContainsFunc(setup.lists, t.Applies)
+	}) {
+		return usagef("none of the lists applies to the targets: IP lists take IP addresses, domain lists domains (--list domain:ZONE or ip:ZONE for a zone not in the catalog)")
+	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// A check of a /16 × several lists holds a few hundred thousand
 		// results at once, next to the MTA on the same machine: collect

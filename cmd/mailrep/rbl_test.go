@@ -297,3 +297,16 @@ func freeAddr(t *testing.T) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+func TestRBLCheckNothingApplies(t *testing.T) {
+	noConfig(t)
+	var out, errb bytes.Buffer
+	code := run([]string{"rbl", "check", "--resolver", "127.0.0.1:1", "--no-rdns", "--list", "ip:bl.mailrep.test", "example.org"}, &out, &errb)
+	if code != exitUsage || !strings.Contains(errb.String(), "none of the lists applies") {
+		t.Errorf("exit %d, stderr %s", code, errb.String())
+	}
+	code = run([]string{"rbl", "check", "--resolver", "127.0.0.1:1", "--list", "ip:bl.mailrep.test", "300.1.1.1"}, &out, &errb)
+	if code != exitUsage {
+		t.Errorf("300.1.1.1: exit %d", code)
+	}
+}
