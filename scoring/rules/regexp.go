@@ -36,7 +36,16 @@ type Regexp struct {
 	// Translation is what it was translated to.
 	Translation *Translation
 	re          *regexp.Regexp
+	dfa         *dfa
 	bt          *regexp2.Regexp
+	// template marks a pattern with capture tags (%{NAME}), compiled per
+	// message once the tags are known.
+	template bool
+}
+
+// captures reports whether the pattern sets capture tags (named groups).
+func (r *Regexp) captures() bool {
+	return r.Translation != nil && len(r.Translation.Captures) > 0
 }
 
 // CompileRegex translates and compiles a SpamAssassin pattern.
@@ -50,6 +59,9 @@ func CompileRegex(perl string) (*Regexp, error) {
 		return nil, fmt.Errorf("RE2 rejects translation %q: %w", truncate(t.Go, 80), err)
 	}
 	r := &Regexp{Source: perl, Translation: t, re: re}
+	if r.dfa, err = newDFA(t.Go); err != nil {
+		return nil, fmt.Errorf("RE2 program of %q: %w", truncate(t.Go, 80), err)
+	}
 	if !t.Exact {
 		bt, err := regexp2.Compile(t.Backtrack, regexp2.None)
 		if err != nil {
@@ -113,7 +125,7 @@ func latin1View(s string) string {
 
 // match reports whether the pattern matches t.
 func (r *Regexp) match(t *text) (bool, error) {
-	if !r.re.MatchString(t.s) {
+	if !r.matchRE2(t) {
 		return false, nil
 	}
 	if r.bt == nil {
@@ -126,6 +138,17 @@ func (r *Regexp) match(t *text) (bool, error) {
 	return ok, nil
 }
 
+// matchRE2 runs the RE2 pattern: its DFA on the original bytes, or the
+// NFA on the view when the DFA gave up on the pattern.
+func (r *Regexp) matchRE2(t *text) bool {
+	if r.dfa != nil {
+		if m, ok := r.dfa.match(t.raw); ok {
+			return m
+		}
+	}
+	return r.re.MatchString(t.s)
+}
+
 // count returns the number of non-overlapping matches in t, at most max
 // (max ≤ 0: no cap), like Perl's while (/…/g).
 func (r *Regexp) count(t *text, max int) (int, error) {
@@ -136,7 +159,7 @@ func (r *Regexp) count(t *text, max int) (int, error) {
 		}
 		return len(r.re.FindAllStringIndex(t.s, n)), nil
 	}
-	if !r.re.MatchString(t.s) {
+	if !r.matchRE2(t) {
 		return 0, nil
 	}
 	runes := t.runeView()
@@ -155,6 +178,23 @@ func (r *Regexp) count(t *text, max int) (int, error) {
 	return n, nil
 }
 
+// find returns the first match in t (in the original bytes) for the hit's
+// Where field, or "" when there is none.
+func (r *Regexp) find(t *text) string {
+	if r.bt == nil {
+		loc := r.re.FindStringIndex(t.s)
+		if loc == nil {
+			return ""
+		}
+		return viewSlice(t.s, loc[0], loc[1])
+	}
+	m, err := r.bt.FindRunesMatch(t.runeView())
+	if err != nil || m == nil {
+		return ""
+	}
+	return t.raw[m.Index : m.Index+m.Length]
+}
+
 // viewSlice maps a byte range of a latin1View back to the original bytes.
 func viewSlice(view string, from, to int) string {
 	b := make([]byte, 0, to-from)
@@ -170,4 +210,52 @@ func viewSlice(view string, from, to int) string {
 		i += n
 	}
 	return string(b)
+}
+
+// submatches returns the named groups of the first match in t.
+func (r *Regexp) submatches(t *text) map[string]string {
+	out := map[string]string{}
+	if r.bt == nil {
+		loc := r.re.FindStringSubmatchIndex(t.s)
+		if loc == nil {
+			return out
+		}
+		for i, name := range r.re.SubexpNames() {
+			if name != "" && loc[2*i] >= 0 {
+				out[name] = viewSlice(t.s, loc[2*i], loc[2*i+1])
+			}
+		}
+		return out
+	}
+	m, err := r.bt.FindRunesMatch(t.runeView())
+	if err != nil || m == nil {
+		return out
+	}
+	for _, name := range r.Translation.Captures {
+		if g := m.GroupByName(name); g != nil && len(g.Captures) > 0 {
+			out[name] = t.raw[g.Index : g.Index+g.Length]
+		}
+	}
+	return out
+}
+
+// submatchFirst returns the text of the first capturing group of the first
+// match in t ("" if none), for redirector patterns.
+func (r *Regexp) submatchFirst(t *text) string {
+	if r.bt == nil {
+		loc := r.re.FindStringSubmatchIndex(t.s)
+		if len(loc) < 4 || loc[2] < 0 {
+			return ""
+		}
+		return viewSlice(t.s, loc[2], loc[3])
+	}
+	m, err := r.bt.FindRunesMatch(t.runeView())
+	if err != nil || m == nil {
+		return ""
+	}
+	g := m.GroupByNumber(1)
+	if g == nil || len(g.Captures) == 0 {
+		return ""
+	}
+	return t.raw[g.Index : g.Index+g.Length]
 }
