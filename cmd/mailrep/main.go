@@ -52,6 +52,7 @@ func commands() []command {
 	return []command{
 		{"run", "[-c FILE]", "follow the configured logs, keep state, serve /healthz and /api/v1/summary", cmdRun},
 		{"replay", "[-c FILE] [--format text|json] [--top N] FILE…", "read logs start to end (.gz ok, - = stdin) and print a summary", cmdReplay},
+		{"rules", "lint " + rulesLintArgs, "load SpamAssassin rule files and report what loaded, what was skipped and why", cmdRules},
 		{"rescore", "[-c FILE] [--rules PATH]… [--scores FILE] [--format text|json] LOGFILE…", "re-apply a score table to logged spam-filter results: verdict changes per account", cmdRescore},
 		{"rbl", "check [-c FILE] [--resolver HOST:PORT] [--list NAME|ZONE]… [--format text|json] [IP|CIDR|DOMAIN…]", "look up IPs and domains on DNS blocklists (typed results, Nagios exit codes)", cmdRBL},
 		{"config", "check [-c FILE]", "validate the configuration and show what mailrep will watch", cmdConfig},
