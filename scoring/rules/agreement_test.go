@@ -304,6 +304,9 @@ type agreement struct {
 	jaccard     float64
 	saScore, mr float64
 	fn, fp      []string // SpamAssassin only, mailrep only
+	// impact is the score each disagreeing rule moved (SpamAssassin's
+	// score for rules only it hit, mailrep's for rules only mailrep hit).
+	impact map[string]float64
 }
 
 func TestAgreementWithSpamAssassin(t *testing.T) {
@@ -347,19 +350,22 @@ func checkFile(t testing.TB, rs *Ruleset, path string) *Verdict {
 // compare restricts both sides to the rules mailrep loads (the kinds it
 // supports) for the rule sets, and compares full scores.
 func compare(rs *Ruleset, or oracleResult, v *Verdict, outside map[string]int) agreement {
-	a := agreement{file: or.file, saScore: or.score, mr: v.Score}
+	a := agreement{file: or.file, saScore: or.score, mr: v.Score, impact: map[string]float64{}}
 	sa := map[string]bool{}
-	for n := range or.tests {
+	for n, s := range or.tests {
 		if rs.Rule(n) == nil {
 			outside[n]++
+			a.impact[n] = math.Abs(s)
 			continue
 		}
 		sa[n] = true
 	}
 	mr := map[string]bool{}
+	mrScore := map[string]float64{}
 	for _, h := range v.Hits {
 		if rs.Rule(h.Name) != nil {
 			mr[h.Name] = true
+			mrScore[h.Name] = h.Score
 		}
 	}
 	inter, union := 0, 0
@@ -369,12 +375,14 @@ func compare(rs *Ruleset, or oracleResult, v *Verdict, outside map[string]int) a
 			inter++
 		} else {
 			a.fn = append(a.fn, n)
+			a.impact[n] = math.Abs(or.tests[n])
 		}
 	}
 	for n := range mr {
 		if !sa[n] {
 			union++
 			a.fp = append(a.fp, n)
+			a.impact[n] = math.Abs(mrScore[n])
 		}
 	}
 	a.jaccard = 1
@@ -392,6 +400,8 @@ func report(t *testing.T, results []agreement, outside map[string]int) {
 	type cause struct {
 		name   string
 		fn, fp int
+		// off is the score moved in messages outside ±0.5.
+		off float64
 	}
 	causes := map[string]*cause{}
 	for _, a := range results {
@@ -399,6 +409,7 @@ func report(t *testing.T, results []agreement, outside map[string]int) {
 		if math.Abs(a.saScore-a.mr) <= 0.5+1e-9 {
 			within++
 		}
+		off := math.Abs(a.saScore-a.mr) > 0.5+1e-9
 		for _, n := range a.fn {
 			if causes[n] == nil {
 				causes[n] = &cause{name: n}
@@ -410,6 +421,14 @@ func report(t *testing.T, results []agreement, outside map[string]int) {
 				causes[n] = &cause{name: n}
 			}
 			causes[n].fp++
+		}
+		if off {
+			for n, d := range a.impact {
+				if causes[n] == nil {
+					causes[n] = &cause{name: n}
+				}
+				causes[n].off += d
+			}
 		}
 	}
 	meanJ := sumJ / float64(len(results))
@@ -433,7 +452,16 @@ func report(t *testing.T, results []agreement, outside map[string]int) {
 		}
 		fmt.Fprintf(&b, "\n  %-32s SpamAssassin only %3d, mailrep only %3d", c.name, c.fn, c.fp)
 	}
-	t.Logf("top causes of disagreement (rule: messages):%s", b.String())
+	t.Logf("top causes of disagreement in the rule sets (rule: messages):%s", b.String())
+	sort.Slice(cs, func(i, j int) bool { return cs[i].off > cs[j].off })
+	b.Reset()
+	for i, c := range cs {
+		if i == 20 || c.off == 0 {
+			break
+		}
+		fmt.Fprintf(&b, "\n  %-32s %6.1f points (SpamAssassin only %d, mailrep only %d)", c.name, c.off, c.fn, c.fp)
+	}
+	t.Logf("top causes of scores outside ±0.5 (rule: points it moved in those messages):%s", b.String())
 	var outs []string
 	for n, c := range outside {
 		outs = append(outs, fmt.Sprintf("%s %d", n, c))

@@ -32,6 +32,10 @@ func parseMailDate(s string) (time.Time, bool) {
 	var mon time.Month
 	zone := 0
 	haveDay, haveYear, haveTime := false, false, false
+	// order records which of day (d), month (m), year (y) and time (t)
+	// came first, to accept only RFC 5322's "d m y t" and asctime's
+	// "m d t y" (SpamAssassin does not read "Aug, 22 2002 8:02 AM").
+	var order []byte
 	for _, w := range f {
 		lw := strings.ToLower(w)
 		switch {
@@ -53,8 +57,10 @@ func parseMailDate(s string) (time.Time, bool) {
 				}
 			}
 			haveTime = true
+			order = append(order, 't')
 		case len(lw) >= 3 && monthNames[lw[:3]] != 0 && mon == 0 && !isWeekday(lw):
 			mon = monthNames[lw[:3]]
+			order = append(order, 'm')
 		case (w[0] == '+' || w[0] == '-') && len(w) == 5 && allDigits(w[1:]):
 			h, _ := strconv.Atoi(w[1:3])
 			mi, _ := strconv.Atoi(w[3:5])
@@ -67,8 +73,10 @@ func parseMailDate(s string) (time.Time, bool) {
 			switch {
 			case !haveDay && len(w) <= 2 && (mon == 0 || !haveYear):
 				day, haveDay = n, true
+				order = append(order, 'd')
 			case !haveYear:
 				year, haveYear = n, true
+				order = append(order, 'y')
 			}
 		default:
 			if off, ok := zoneOffsets[lw]; ok {
@@ -77,6 +85,9 @@ func parseMailDate(s string) (time.Time, bool) {
 		}
 	}
 	if !haveDay || !haveYear || mon == 0 || !haveTime {
+		return time.Time{}, false
+	}
+	if o := string(order); o != "dmyt" && o != "mdty" {
 		return time.Time{}, false
 	}
 	switch {

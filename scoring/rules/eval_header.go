@@ -573,8 +573,10 @@ func (m *msgState) similarRecipients() (float64, bool) {
 	return float64(similar) / float64(pairs), true
 }
 
-// dateShift is the Date header minus the time of the most recent Received
-// header, in hours (the current time when no Received header has a date).
+// dateShift is the Date header minus the time a Received header records,
+// in hours: of all Received headers with a date, the one nearest to the
+// Date header (forged or broken Received dates do not count against the
+// message); without any, Delivery-Date, else the current time.
 func (m *msgState) dateShift() (float64, bool) {
 	ds := m.msg.First("Date")
 	if ds == "" {
@@ -584,18 +586,32 @@ func (m *msgState) dateShift() (float64, bool) {
 	if !ok {
 		return 0, false
 	}
-	recv := time.Now()
-	for _, v := range m.headerValues("Received", false) {
+	best, found := 0.0, false
+	local := m.relayInfo().local
+	for n, v := range m.headerValues("Received", false) {
+		if local[n] {
+			continue
+		}
 		i := strings.LastIndexByte(v, ';')
 		if i < 0 {
 			continue
 		}
-		if t, ok := parseMailDate(v[i+1:]); ok {
-			recv = t
-			break
+		t, ok := parseMailDate(v[i+1:])
+		if !ok {
+			continue
+		}
+		d := date.Sub(t).Hours()
+		if !found || math.Abs(d) < math.Abs(best) {
+			best, found = d, true
 		}
 	}
-	return date.Sub(recv).Hours(), true
+	if found {
+		return best, true
+	}
+	if t, ok := parseMailDate(m.msg.First("Delivery-Date")); ok {
+		return date.Sub(t).Hours(), true
+	}
+	return time.Until(date).Hours(), true
 }
 
 // outlookMessageID checks a Message-ID in Outlook Express's format, whose

@@ -24,12 +24,18 @@ func init() {
 				return m.countParts(func(p *message.Part) bool { return p.Encoding == "base64" }), "base64 part"
 			}
 		case "mime_qp_count":
-			// Observed in SpamAssassin 4.0: only quoted-printable HTML
-			// parts count.
+			// Observed in SpamAssassin 4.0: a quoted-printable part
+			// counts when it encodes characters that need no encoding
+			// (=22 for a quote, a tab or space not at the end of a
+			// line), the mark of mass-mailing software.
 			f = func(m *msgState) (float64, string) {
-				return m.countParts(func(p *message.Part) bool {
-					return p.Encoding == "quoted-printable" && p.ContentType == "text/html"
-				}), "quoted-printable HTML part"
+				n := 0
+				for _, sec := range qpSections(m.msg) {
+					if needlessQP(sec) {
+						n++
+					}
+				}
+				return float64(n), "quoted-printable with needless encodings"
 			}
 		case "mime_attachment":
 			f = func(m *msgState) (float64, string) {
@@ -469,4 +475,79 @@ func charsetFaraway(cs string, ok map[string]bool) bool {
 		return false
 	}
 	return !ok[loc]
+}
+
+// qpSections returns the encoded bodies of the quoted-printable parts,
+// found in the raw body: a single-part message's whole body, or the text
+// after each part header declaring quoted-printable up to the next
+// boundary line.
+func qpSections(m *message.Message) []string {
+	if len(m.Parts) == 1 && m.Parts[0].Path == "1" {
+		if m.Parts[0].Encoding == "quoted-printable" {
+			return []string{m.RawBody}
+		}
+		return nil
+	}
+	var out []string
+	raw := m.RawBody
+	low := strings.ToLower(raw)
+	const cte = "content-transfer-encoding:"
+	for i := 0; ; {
+		j := strings.Index(low[i:], cte)
+		if j < 0 {
+			break
+		}
+		k := i + j + len(cte)
+		eol := strings.IndexByte(low[k:], '\n')
+		if eol < 0 {
+			break
+		}
+		value := strings.TrimSpace(low[k : k+eol])
+		i = k + eol
+		if value != "quoted-printable" {
+			continue
+		}
+		// The body starts after the blank line ending the part header.
+		blank := strings.Index(raw[i:], "\n\n")
+		if crlf := strings.Index(raw[i:], "\n\r\n"); crlf >= 0 && (blank < 0 || crlf < blank) {
+			blank = crlf + 1
+		}
+		if blank < 0 {
+			break
+		}
+		start := i + blank + 2
+		end := len(raw)
+		if b := strings.Index(raw[start:], "\n--"); b >= 0 {
+			end = start + b
+		}
+		out = append(out, raw[start:end])
+		i = end
+	}
+	return out
+}
+
+// needlessQP reports a quoted-printable text that encodes a printable
+// ASCII character other than "=", or a blank not at the end of a line.
+func needlessQP(s string) bool {
+	for i := 0; i+2 < len(s); i++ {
+		if s[i] != '=' {
+			continue
+		}
+		h, l := hexVal(rune(s[i+1])), hexVal(rune(s[i+2]))
+		if h < 0 || l < 0 {
+			continue
+		}
+		c := h*16 + l
+		switch {
+		case c > 0x20 && c < 0x7F && c != '=':
+			return true
+		case c == ' ' || c == '\t':
+			rest := s[i+3:]
+			if rest != "" && rest[0] != '\n' && rest[0] != '\r' && !strings.HasPrefix(rest, "=\n") && !strings.HasPrefix(rest, "=\r\n") {
+				return true
+			}
+		}
+		i += 2
+	}
+	return false
 }

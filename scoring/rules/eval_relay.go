@@ -48,21 +48,30 @@ func init() {
 		return 0, ""
 	}))
 	register("check_for_no_rdns_dotcom_helo", noArgs(func(m *msgState) (float64, string) {
-		for _, r := range m.relayInfo().untrusted {
-			if r.rdns != "" {
-				continue
-			}
-			h := strings.ToLower(r.helo)
-			for _, isp := range bigISPs {
-				if h == isp || strings.HasSuffix(h, "."+isp) {
-					return 1, r.helo
-				}
+		// The originating hop (the earliest untrusted one) claims a big
+		// provider's name but its address has no reverse DNS.
+		u := m.relayInfo().untrusted
+		if len(u) == 0 {
+			return 0, ""
+		}
+		r := u[len(u)-1]
+		if r.rdns != "" {
+			return 0, ""
+		}
+		h := strings.ToLower(r.helo)
+		for _, isp := range bigISPs {
+			if h == isp || strings.HasSuffix(h, "."+isp) {
+				return 1, r.helo
 			}
 		}
 		return 0, ""
 	}))
 	register("check_mailfrom_matches_rcvd", noArgs(func(m *msgState) (float64, string) {
-		ed := addrDomain(m.envelopeFrom())
+		env := m.envelopeFrom()
+		if env == "" {
+			env, _ = firstAddress(m.msg.First("Return-Path"))
+		}
+		ed := addrDomain(env)
 		ri := m.relayInfo()
 		if ed == "" || len(ri.untrusted) == 0 {
 			return 0, ""
@@ -167,7 +176,7 @@ func init() {
 }
 
 // bigISPs are the providers whose names spam HELOs borrow.
-var bigISPs = []string{"yahoo.com", "hotmail.com", "msn.com", "aol.com", "excite.com", "outlook.com", "live.com", "gmail.com", "compuserve.com", "prodigy.net", "netscape.net", "lycos.com", "juno.com"}
+var bigISPs = []string{"lycos.com", "lycos.co.uk", "hotmail.com", "localhost.com", "excite.com", "caramail.com", "cs.com", "aol.com", "msn.com", "yahoo.com", "drizzle.com"}
 
 // forgedFreemailRelay: a From address at domain whose Received trail shows
 // no hop through relayDomain.

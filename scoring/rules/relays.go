@@ -33,6 +33,12 @@ type relayInfo struct {
 	unparseable int
 	// received counts Received headers.
 	received int
+	// local marks, by index among the Received headers, the fetchmail
+	// hops and the local hand-overs above them: not part of the path, and
+	// their dates say when the mail was fetched, not received.
+	local map[int]bool
+	// hopHeader is, per hop in all, the index of its Received header.
+	hopHeader []int
 }
 
 // relayInfo parses the Received headers once. Without trusted_networks
@@ -46,16 +52,20 @@ func (m *msgState) relayInfo() *relayInfo {
 	}
 	ri := &relayInfo{}
 	m.relays = ri
-	for _, v := range m.headerValues("Received", false) {
+	ri.local = map[int]bool{}
+	for i, v := range m.headerValues("Received", false) {
 		ri.received++
 		r, status := parseReceived(v)
 		switch status {
 		case recvSkip:
 			continue
 		case recvFetchmail:
+			ri.local[i] = true
 			// The hop above is fetchmail's local hand-over.
-			if n := len(ri.all); n > 0 && ri.all[n-1].addr.IsLoopback() {
+			if n := len(ri.all); n > 0 && ri.all[n-1].addr.IsLoopback() && ri.hopHeader[n-1] == i-1 {
 				ri.all = ri.all[:n-1]
+				ri.hopHeader = ri.hopHeader[:n-1]
+				ri.local[i-1] = true
 			}
 			continue
 		case recvUnparseable:
@@ -63,6 +73,7 @@ func (m *msgState) relayInfo() *relayInfo {
 			continue
 		}
 		ri.all = append(ri.all, r)
+		ri.hopHeader = append(ri.hopHeader, i)
 	}
 	trusting := true
 	for i, r := range ri.all {
@@ -127,6 +138,7 @@ var (
 	reProxy   = regexp.MustCompile(`\(proxying for ([0-9.]+)\)`)
 	reParenIP = regexp.MustCompile(`\((?:([^()\s@]+)@)?([0-9]{1,3}(?:\.[0-9]{1,3}){3})\)`)
 	reFrom    = regexp.MustCompile(`(?i)^from\s+([^\s(]+)`)
+	reAnyIP   = regexp.MustCompile(`\b[0-9]{1,3}(?:\.[0-9]{1,3}){3}\b|\[(?:IPv6:)?[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+\]`)
 )
 
 // parseReceived reads one Received header value into a hop.
@@ -162,12 +174,20 @@ func parseReceived(v string) (relay, recvStatus) {
 	r.auth = receivedAuth(s, tail)
 	exim := strings.Contains(s, "(Exim ")
 
-	m := reFrom.FindStringSubmatch(fromPart)
-	if m == nil {
+	if !reAnyIP.MatchString(s) {
+		// No address at all: a hop within one host ("from user by
+		// host with local"), nothing to parse.
+		return r, recvSkip
+	}
+	var first, rest string
+	if m := reFrom.FindStringSubmatch(fromPart); m != nil {
+		first, rest = m[1], fromPart[len(m[0]):]
+	} else if strings.HasPrefix(fromPart[5:], "(") {
+		// "from (127.0.0.1 [127.0.0.1])": no HELO.
+		rest = fromPart[5:]
+	} else {
 		return r, recvUnparseable
 	}
-	first := m[1]
-	rest := fromPart[len(m[0]):]
 
 	// The address: a proxied client, a bracketed address in the
 	// parenthesised part, a parenthesised address (qmail, smap), the

@@ -198,13 +198,27 @@ func (m *msgState) getHeader(sel HeaderSelector) (string, bool) {
 	return b.String(), true
 }
 
-// envelopeFrom is the envelope sender: from the queue when known, else
-// from the headers delivery agents record it in.
+// envelopeFrom is the envelope sender: from the queue when known, else as
+// SpamAssassin finds it in the message (observed in 4.0): the
+// envelope-from a Received header records for the hand-over (the first
+// untrusted hop, else the last trusted one); nothing when an X-Sender
+// header makes Return-Path unreliable; else Return-Path, X-Envelope-From
+// or Envelope-Sender.
 func (m *msgState) envelopeFrom() string {
 	if s := m.msg.Context.Sender; s != "" {
 		return s
 	}
-	for _, n := range []string{"X-Envelope-From", "Envelope-Sender", "Return-Path"} {
+	ri := m.relayInfo()
+	if len(ri.untrusted) > 0 && ri.untrusted[0].envfrom != "" {
+		return ri.untrusted[0].envfrom
+	}
+	if n := len(ri.trusted); n > 0 && ri.trusted[n-1].envfrom != "" {
+		return ri.trusted[n-1].envfrom
+	}
+	if m.headerExists("X-Sender") {
+		return ""
+	}
+	for _, n := range []string{"Return-Path", "X-Envelope-From", "Envelope-Sender"} {
 		for _, v := range m.headerValues(n, false) {
 			if a, _ := firstAddress(v); a != "" {
 				return a
@@ -470,38 +484,36 @@ func (m *msgState) mimeHeaderTexts(r *Rule) []*text {
 	return out
 }
 
-// headersByTrust returns the header fields, as for ALL, that trusted
-// (ALL-TRUSTED, ALL-INTERNAL) or untrusted (ALL-UNTRUSTED, ALL-EXTERNAL)
-// hops added: the fields from the top down to the last Received header of
-// a trusted hop, or the rest.
+// headersByTrust returns the header fields, as for ALL, on each side of
+// the hand-over: ALL-TRUSTED and ALL-INTERNAL are the fields from the top
+// down to the Received header that records the first untrusted hop;
+// ALL-UNTRUSTED and ALL-EXTERNAL are the fields from that header to the
+// end. The hand-over header is in both, as SpamAssassin has it. Without
+// an untrusted hop every field is trusted; without any hop, untrusted.
 func (m *msgState) headersByTrust(name string) string {
 	ri := m.relayInfo()
-	// Received headers (counted from the top) that trusted hops wrote.
-	trustedRecv := 0
-	if n := len(ri.trusted); n > 0 {
-		last := ri.trusted[n-1].raw
-		seen := 0
-		for _, h := range m.msg.Headers {
-			if strings.EqualFold(h.Name, "Received") {
-				seen++
-				if strings.TrimSpace(h.Value) == last {
-					trustedRecv = seen
-					break
-				}
+	cut := -1 // index in Headers of the hand-over Received header
+	if len(ri.untrusted) > 0 {
+		first := ri.untrusted[0].raw
+		for i, h := range m.msg.Headers {
+			if strings.EqualFold(h.Name, "Received") && strings.TrimSpace(h.Value) == first {
+				cut = i
+				break
 			}
 		}
 	}
-	wantTrusted := name == "ALL-TRUSTED" || name == "ALL-INTERNAL"
+	trusted := name == "ALL-TRUSTED" || name == "ALL-INTERNAL"
+	from, to := 0, len(m.msg.Headers)
+	switch {
+	case cut >= 0 && trusted:
+		to = cut + 1
+	case cut >= 0:
+		from = cut
+	case len(ri.all) > 0 && !trusted, len(ri.all) == 0 && trusted:
+		to = 0
+	}
 	var b strings.Builder
-	recv := 0
-	for _, h := range m.msg.Headers {
-		inTrusted := recv < trustedRecv
-		if strings.EqualFold(h.Name, "Received") {
-			recv++
-		}
-		if inTrusted != wantTrusted {
-			continue
-		}
+	for _, h := range m.msg.Headers[from:to] {
 		b.WriteString(h.Name)
 		b.WriteString(": ")
 		b.WriteString(strings.TrimSpace(h.Value))
