@@ -298,7 +298,9 @@ func init() {
 		list := env.rs.uriHostLists[a[0]]
 		return func(m *msgState) (float64, string) {
 			for _, u := range m.uriStrings() {
-				if h := uriHost(u); h != "" && list.listed(h) {
+				// A host without a dot ("http://top" from href="top")
+				// is no domain.
+				if h := uriHost(u); strings.Contains(h, ".") && list.listed(h) {
 					return 1, h
 				}
 			}
@@ -533,39 +535,31 @@ func (m *msgState) freemailReplyTo(mode string) (float64, string) {
 	return 0, ""
 }
 
-// similarRecipients returns the share of pairs of To/Cc addresses whose
-// local parts share a long prefix, when there are enough addresses.
+// similarRecipients returns the share of pairs of To/Cc addresses that
+// look alike — local parts or domains opening with the same three
+// characters — when there are at least five distinct addresses: the mark
+// of a list harvested in address order.
 func (m *msgState) similarRecipients() (float64, bool) {
-	addrs := m.recipientAddrs()
-	if len(addrs) < 5 {
-		return 0, false
-	}
 	seen := map[string]bool{}
-	var locals []string
-	for _, a := range addrs {
+	type addr struct{ user, domain string }
+	var as []addr
+	for _, a := range m.recipientAddrs() {
 		if seen[a] {
 			continue
 		}
 		seen[a] = true
-		l := a
-		if i := strings.IndexByte(a, '@'); i > 0 {
-			l = a[:i]
-		}
-		locals = append(locals, l)
+		u, d, _ := strings.Cut(a, "@")
+		as = append(as, addr{u, d})
 	}
-	if len(locals) < 5 {
+	if len(as) < 5 {
 		return 0, false
 	}
+	prefix := func(a, b string) bool { return len(a) >= 3 && len(b) >= 3 && a[:3] == b[:3] }
 	pairs, similar := 0, 0
-	for i := 0; i < len(locals); i++ {
-		for j := i + 1; j < len(locals); j++ {
+	for i := 0; i < len(as); i++ {
+		for j := i + 1; j < len(as); j++ {
 			pairs++
-			a, b := locals[i], locals[j]
-			n := 0
-			for n < len(a) && n < len(b) && a[n] == b[n] {
-				n++
-			}
-			if n >= 3 || len(a) > 0 && len(b) > 0 && a[len(a)-1] == b[len(b)-1] && n >= 2 {
+			if prefix(as[i].user, as[j].user) || prefix(as[i].domain, as[j].domain) {
 				similar++
 			}
 		}

@@ -238,11 +238,11 @@ func init() {
 		}
 		return func(m *msgState) (float64, string) {
 			_, counts, ok := m.altDifference()
-			if !ok || counts[1] < minHTML || counts[0] == 0 {
+			if !ok || counts[1] <= minHTML {
 				return 0, ""
 			}
-			if float64(counts[1])/float64(counts[0]) > ratio {
-				return 1, fmt.Sprintf("%d HTML tokens for %d text tokens", counts[1], counts[0])
+			if float64(counts[0])/float64(counts[1]) > ratio {
+				return 1, fmt.Sprintf("%d text tokens for %d HTML tokens", counts[0], counts[1])
 			}
 			return 0, ""
 		}, nil
@@ -394,7 +394,7 @@ func (m *msgState) altDifference() (float64, [2]int, bool) {
 		}
 	}
 	counts := [2]int{len(textTok), len(htmlTok)}
-	if textTok == nil || htmlTok == nil || len(htmlTok) == 0 {
+	if len(htmlTok) == 0 {
 		return 0, counts, false
 	}
 	diff := 0

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -48,23 +49,20 @@ func init() {
 		return 0, ""
 	}))
 	register("check_for_no_rdns_dotcom_helo", noArgs(func(m *msgState) (float64, string) {
-		// The originating hop (the earliest untrusted one) claims a big
-		// provider's name but its address has no reverse DNS.
-		u := m.relayInfo().untrusted
-		if len(u) == 0 {
-			return 0, ""
-		}
-		r := u[len(u)-1]
-		if r.rdns != "" {
-			return 0, ""
-		}
-		h := strings.ToLower(r.helo)
-		for _, isp := range bigISPs {
-			if h == isp || strings.HasSuffix(h, "."+isp) {
-				return 1, r.helo
+		// The earliest untrusted hop from a public address claims a big
+		// provider's name, and its Received header shows the address
+		// had no reverse DNS.
+		hit, where := 0.0, ""
+		for _, r := range m.relayInfo().untrusted {
+			if r.addr.IsPrivate() || r.addr.IsLoopback() {
+				continue
+			}
+			hit, where = 0, ""
+			if r.noRDNS && inDomains(r.helo, bigISPs) {
+				hit, where = 1, r.helo
 			}
 		}
-		return 0, ""
+		return hit, where
 	}))
 	register("check_mailfrom_matches_rcvd", noArgs(func(m *msgState) (float64, string) {
 		env := m.envelopeFrom()
@@ -101,39 +99,71 @@ func init() {
 		}
 		return 0, ""
 	}))
-	for _, c := range []struct{ fn, domain, relay string }{
-		{"check_for_forged_yahoo_received_headers", "yahoo.com", "yahoo.com"},
-		{"check_for_forged_hotmail_received_headers", "hotmail.com", "hotmail.com"},
-		{"check_for_forged_eudoramail_received_headers", "eudoramail.com", "whowhere.com"},
-		{"check_for_forged_juno_received_headers", "juno.com", "juno.com"},
+	// A hop that claims a big provider's name (its HELO) from an address
+	// whose reverse DNS is not the provider's.
+	for _, c := range []struct {
+		fn      string
+		domains []string
+	}{
+		{"check_for_forged_hotmail_received_headers", []string{"hotmail.com", "msn.com"}},
+		{"check_for_forged_eudoramail_received_headers", []string{"eudoramail.com", "whowhere.com", "lycos.com"}},
+		{"check_for_forged_juno_received_headers", []string{"juno.com", "untd.com"}},
 	} {
 		c := c
 		register(c.fn, noArgs(func(m *msgState) (float64, string) {
-			return m.forgedFreemailRelay(c.domain, c.relay)
+			for _, r := range m.relayInfo().untrusted {
+				if inDomains(r.helo, c.domains) && !inDomains(r.rdns, c.domains) {
+					return 1, r.helo + " from " + r.ip
+				}
+			}
+			return 0, ""
 		}))
 	}
+	// A Received header naming one of AOL's relays (rly-xx01.mx.aol.com)
+	// that lacks the server version AOL's relays write.
+	register("check_for_fake_aol_relay_in_rcvd", noArgs(func(m *msgState) (float64, string) {
+		for _, v := range m.headerValues("Received", false) {
+			if reAOLRelay.MatchString(v) && !reAOLVersion.MatchString(v) {
+				return 1, reAOLRelay.FindString(v)
+			}
+		}
+		return 0, ""
+	}))
+	// A From address at a big provider with no hop through the provider:
+	// none of the hops has the provider's reverse DNS or was stamped by
+	// its servers.
+	for _, c := range []struct {
+		fn, from string
+		domains  []string
+	}{
+		{"check_for_forged_yahoo_received_headers", "yahoo.com", []string{"yahoo.com", "yahoo-inc.com", "yahoogroups.com"}},
+	} {
+		c := c
+		register(c.fn, noArgs(func(m *msgState) (float64, string) {
+			from, _ := firstAddress(m.msg.First("From"))
+			if !strings.HasSuffix(strings.ToLower(from), "@"+c.from) {
+				return 0, ""
+			}
+			if m.providerHop(c.domains) {
+				return 0, ""
+			}
+			return 1, c.from + " From without a " + c.from + " hop"
+		}))
+	}
+	// A hotmail.com From address whose path does not mention Hotmail at
+	// all (a forged Hotmail hop is the rule above).
 	register("check_for_no_hotmail_received_headers", noArgs(func(m *msgState) (float64, string) {
 		from, _ := firstAddress(m.msg.First("From"))
 		if !strings.HasSuffix(strings.ToLower(from), "@hotmail.com") {
 			return 0, ""
 		}
-		if len(m.headerValues("Received", false)) == 0 {
-			return 1, "hotmail.com From without Received"
-		}
-		return 0, ""
-	}))
-	register("check_for_fake_aol_relay_in_rcvd", noArgs(func(m *msgState) (float64, string) {
-		for _, v := range m.headerValues("Received", false) {
-			l := strings.ToLower(v)
-			i := strings.Index(l, " rly-")
-			if i < 0 || !strings.Contains(l[i:], ".mx.aol.com") {
-				continue
-			}
-			if !strings.Contains(l, "by ") || !strings.Contains(l[strings.Index(l, "by "):], "aol.com") {
-				return 1, "rly- relay not handed to aol.com"
+		hm := []string{"hotmail.com", "msn.com"}
+		for _, r := range m.relayInfo().all {
+			if inDomains(r.helo, hm) || inDomains(r.rdns, hm) || inDomains(r.by, hm) {
+				return 0, ""
 			}
 		}
-		return 0, ""
+		return 1, "hotmail.com From without a Hotmail hop"
 	}))
 	register("gated_through_received_hdr_remover", noArgs(func(m *msgState) (float64, string) {
 		// Mailing-list software that strips the Received trail leaves a
@@ -178,23 +208,37 @@ func init() {
 // bigISPs are the providers whose names spam HELOs borrow.
 var bigISPs = []string{"lycos.com", "lycos.co.uk", "hotmail.com", "localhost.com", "excite.com", "caramail.com", "cs.com", "aol.com", "msn.com", "yahoo.com", "drizzle.com"}
 
-// forgedFreemailRelay: a From address at domain whose Received trail shows
-// no hop through relayDomain.
-func (m *msgState) forgedFreemailRelay(domain, relayDomain string) (float64, string) {
-	from, _ := firstAddress(m.msg.First("From"))
-	if !strings.HasSuffix(strings.ToLower(from), "@"+domain) {
-		return 0, ""
-	}
-	recvd := m.headerValues("Received", false)
-	if len(recvd) == 0 {
-		return 0, ""
-	}
-	for _, v := range recvd {
-		if strings.Contains(strings.ToLower(v), relayDomain) {
-			return 0, ""
+var (
+	reAOLRelay   = regexp.MustCompile(`(?i)\brly-[a-z][a-z][0-9][0-9]\.[a-z.]*aol\.com`)
+	reAOLVersion = regexp.MustCompile(`\(v[0-9]+(?:\.[0-9]+)+\)`)
+)
+
+// inDomains reports whether host is one of domains or below one.
+func inDomains(host string, domains []string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, d := range domains {
+		if host == d || strings.HasSuffix(host, "."+d) {
+			return true
 		}
 	}
-	return 1, domain + " From without a " + relayDomain + " hop"
+	return false
+}
+
+// providerHop reports whether a hop came from, or was received by, a
+// server in one of domains: a relay with such reverse DNS, or a Received
+// header stamped "by" such a host.
+func (m *msgState) providerHop(domains []string) bool {
+	for _, r := range m.relayInfo().all {
+		if inDomains(r.rdns, domains) || inDomains(r.by, domains) {
+			return true
+		}
+	}
+	for _, v := range m.headerValues("Received", false) {
+		if mm := reBy.FindStringSubmatch(v); mm != nil && inDomains(strings.TrimSuffix(mm[1], ";"), domains) {
+			return true
+		}
+	}
+	return false
 }
 
 // uriHost returns the lower-cased host of a URI.

@@ -18,6 +18,10 @@ type relay struct {
 	id      string
 	auth    string
 	intl    bool
+	// noRDNS: the header shows the address had no reverse DNS (an MTA
+	// that looks it up wrote none, or "unknown"); not set for MTAs that
+	// never look it up (Microsoft SMTPSVC, SMTPD32, Exim's helo= form).
+	noRDNS bool
 	// raw is the header the hop came from.
 	raw string
 }
@@ -127,18 +131,19 @@ const (
 )
 
 var (
-	reBracket = regexp.MustCompile(`\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]`)
-	reBy      = regexp.MustCompile(`(?i)\bby\s+([^\s;()]+)`)
-	reID      = regexp.MustCompile(`(?i)\bid\s+<?([^\s;<>]+?)>?(?:[\s;]|$)`)
-	reEnvFrom = regexp.MustCompile(`(?i)\(?envelope-from\s+<?([^\s<>()]*)>?\)?`)
-	reWith    = regexp.MustCompile(`(?i)\bwith\s+([A-Za-z0-9_-]+)`)
-	reHeloEq  = regexp.MustCompile(`(?i)\bhelo\s*=\s*([^\s)]+)`)
-	reQmailH  = regexp.MustCompile(`(?i)\(HELO\s+([^\s)]*)\)`)
-	reAuthCol = regexp.MustCompile(`\(AUTH:\s*([A-Za-z0-9_-]+)`)
-	reProxy   = regexp.MustCompile(`\(proxying for ([0-9.]+)\)`)
-	reParenIP = regexp.MustCompile(`\((?:([^()\s@]+)@)?([0-9]{1,3}(?:\.[0-9]{1,3}){3})\)`)
-	reFrom    = regexp.MustCompile(`(?i)^from\s+([^\s(]+)`)
-	reAnyIP   = regexp.MustCompile(`\b[0-9]{1,3}(?:\.[0-9]{1,3}){3}\b|\[(?:IPv6:)?[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+\]`)
+	reBracket  = regexp.MustCompile(`\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]`)
+	reBy       = regexp.MustCompile(`(?i)\bby\s+([^\s;()]+)`)
+	reID       = regexp.MustCompile(`(?i)\bid\s+<?([^\s;<>]+?)>?(?:[\s;]|$)`)
+	reEnvFrom  = regexp.MustCompile(`(?i)\(?envelope-from\s+<?([^\s<>()]*)>?\)?`)
+	reWith     = regexp.MustCompile(`(?i)\bwith\s+([A-Za-z0-9_-]+)`)
+	reHeloEq   = regexp.MustCompile(`(?i)\bhelo\s*=\s*([^\s)]+)`)
+	reQmailH   = regexp.MustCompile(`(?i)\(HELO\s+([^\s)]*)\)`)
+	reAuthCol  = regexp.MustCompile(`\(AUTH:\s*([A-Za-z0-9_-]+)`)
+	reProxy    = regexp.MustCompile(`\(proxying for ([0-9.]+)\)`)
+	reParenIP  = regexp.MustCompile(`\((?:([^()\s@]+)@)?([0-9]{1,3}(?:\.[0-9]{1,3}){3})\)`)
+	reFrom     = regexp.MustCompile(`(?i)^from\s+([^\s(]+)`)
+	reNoLookup = regexp.MustCompile(`Microsoft SMTPSVC|SMTPD32|\(helo=|\(AIMC|Internet Mail Service`)
+	reAnyIP    = regexp.MustCompile(`\b[0-9]{1,3}(?:\.[0-9]{1,3}){3}\b|\[(?:IPv6:)?[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+\]`)
 )
 
 // parseReceived reads one Received header value into a hop.
@@ -251,6 +256,13 @@ func parseReceived(v string) (relay, recvStatus) {
 		}
 	default:
 		r.helo = first
+		if first == "" {
+			// "from (192.0.2.1 [192.0.2.1])": the name in the
+			// parenthesis is what the client said.
+			if f := strings.Fields(strings.Trim(strings.TrimSpace(rest), "()")); len(f) > 0 {
+				r.helo = f[0]
+			}
+		}
 		if pr := parenName(rest); pr != "" {
 			// "from HELO (RDNS [IP])", "from HELO (ident@RDNS [IP])"
 			r.rdns = pr
@@ -269,6 +281,7 @@ func parseReceived(v string) (relay, recvStatus) {
 	if r.rdns != "" && strings.EqualFold(r.rdns, "unknown") {
 		r.rdns = ""
 	}
+	r.noRDNS = r.rdns == "" && !reNoLookup.MatchString(s)
 	return r, recvOK
 }
 
@@ -321,6 +334,10 @@ func parenName(rest string) string {
 		name = name[at+1:]
 	}
 	if strings.ContainsAny(name, " ") || strings.EqualFold(name, "unknown") {
+		return ""
+	}
+	if _, err := netip.ParseAddr(name); err == nil {
+		// "(192.0.2.1 [192.0.2.1])": an address is not a name.
 		return ""
 	}
 	return name

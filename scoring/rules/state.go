@@ -450,8 +450,9 @@ func (m *msgState) uriStrings() []string {
 func (m *msgState) mimeHeaderTexts(r *Rule) []*text {
 	type entity struct{ headers []message.Header }
 	ents := []entity{{m.msg.Headers}}
+	multipart := strings.HasPrefix(strings.ToLower(strings.TrimSpace(m.msg.First("Content-Type"))), "multipart/")
 	for _, p := range m.msg.Parts {
-		if p.Path == "1" && len(m.msg.Parts) == 1 {
+		if p.Path == "1" && !multipart {
 			// A single-part message: its part header is the message's.
 			continue
 		}
